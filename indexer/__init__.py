@@ -1,0 +1,1 @@
+"""Batch indexing jobs and the `latent` command line."""

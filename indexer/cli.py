@@ -1,0 +1,314 @@
+"""The `latent` command line: index, search, eval, collections, delete, check, serve, keys.
+
+Progress goes to stderr, results to stdout; `--json` prints machine-readable output.
+Exit codes: 0 ok, 1 the job failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from latent import __version__
+
+app = typer.Typer(
+    name="latent",
+    help="Latent: embed documents, search them, map and generate in their latent space.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"latent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="Data home (env LATENT_HOME, default ./.latent).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (env LATENT_DATABASE_URL).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model: bundled name or local folder (env LATENT_MODEL).")] = None,
+    backend: Annotated[str | None, typer.Option(help="Encoder backend: torch|onnx|onnx-int8|openvino.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Texts per encoder forward pass.")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device (cpu).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Global options apply to every command; each also reads LATENT_* environment variables."""
+    ctx.obj = {"home": home, "database_url": database_url, "model": model, "backend": backend,
+               "batch_size": batch_size, "device": device}
+
+
+def settings_from(ctx: typer.Context, **extra: Any) -> Any:
+    from latent.config import get_settings
+
+    return get_settings(**{**(ctx.obj or {}), **extra})
+
+
+def open_store(ctx: typer.Context, **extra: Any) -> Any:
+    from latent.store.store import Store
+
+    return Store.open(settings_from(ctx, **extra))
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def emit(data: Any, as_json: bool, table: list[list[Any]] | None = None, headers: list[str] | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        return
+    if table is not None and headers is not None:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*headers)
+        for row in table:
+            t.add_row(*[str(c) for c in row])
+        Console().print(t)
+
+
+@app.command()
+def index(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Argument(help="JSONL/CSV/.txt/.md file, a directory, or - for stdin. "
+                                                "Omitted: the embedded demo corpus.")] = None,
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection to write into.")] = "demo",
+    id_field: Annotated[str | None, typer.Option(help="Field holding the document id (default _id/id).")] = None,
+    text_fields: Annotated[str | None, typer.Option(help="Comma-separated fields joined as the text.")] = None,
+    title_field: Annotated[str | None, typer.Option(help="Field holding the title (default title).")] = None,
+    metadata_fields: Annotated[str | None, typer.Option(help="Comma-separated metadata fields (default: all others).")] = None,
+    index_type: Annotated[str | None, typer.Option("--index", help="Index type for a new collection.")] = None,
+    batch_docs: Annotated[int, typer.Option(help="Documents per committed batch.")] = 256,
+    limit: Annotated[int | None, typer.Option(help="Index at most this many documents.")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on the first malformed record instead of skipping it.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index documents into a collection. Re-running finishes an interrupted job without re-embedding."""
+    import itertools
+
+    from indexer.demo import demo_documents
+    from indexer.pipeline import index_documents
+    from indexer.sources import FieldMap, iter_source
+
+    fields = FieldMap(
+        id_field=id_field, title_field=title_field,
+        text_fields=[f.strip() for f in text_fields.split(",")] if text_fields else [],
+        metadata_fields=[f.strip() for f in metadata_fields.split(",")] if metadata_fields else None,
+    )
+    items = demo_documents() if source is None else iter_source(source, fields)
+    if limit is not None:
+        items = itertools.islice(items, limit)
+    store = open_store(ctx)
+    try:
+        total = _count_lines(source) if source and source != "-" and limit is None else limit
+        summary = index_documents(store, collection, items, batch_docs=batch_docs, strict=strict,
+                                  progress=not quiet, total=total, create={"index": index_type})
+    finally:
+        store.close()
+    data = summary.as_dict()
+    if as_json:
+        emit(data, True)
+    else:
+        typer.echo(
+            f"{collection}: indexed {summary.indexed}, unchanged {summary.unchanged}, "
+            f"metadata updated {summary.metadata_updated}, rejected {summary.rejected}; "
+            f"{summary.chunks} chunks, {summary.tokens} tokens in {summary.seconds:.1f}s "
+            f"({summary.docs_per_second:.1f} docs/s, {summary.tokens_per_second:.0f} tokens/s)"
+        )
+    if summary.interrupted:
+        typer.echo("interrupted: finished batches are stored; run the same command again to resume", err=True)
+        raise typer.Exit(130)
+    if summary.indexed + summary.unchanged + summary.metadata_updated == 0 and summary.rejected:
+        raise fail("no document could be indexed")
+
+
+def _count_lines(source: str) -> int | None:
+    p = Path(source)
+    if p.is_file() and p.suffix.lower() in (".jsonl", ".ndjson") and p.stat().st_size < 2_000_000_000:
+        with open(p, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    return None
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Query text.")],
+    collection: CollectionOpt = "demo",
+    k: Annotated[int, typer.Option("-k", help="Number of hits.", min=1, max=1000)] = 10,
+    mode: Annotated[str, typer.Option(help="dense | sparse | hybrid.")] = "dense",
+    filter: Annotated[str | None, typer.Option(help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search a collection and print the best documents."""
+    from latent.search import SearchOptions
+    from latent.search import search as run_search
+
+    store = open_store(ctx)
+    try:
+        spec = _parse_json(filter, "--filter") if filter else None
+        hits = run_search(store.collection(collection), query, options=SearchOptions(k=k, mode=mode, filter=spec))
+    finally:
+        store.close()
+    emit({"hits": [asdict(h) for h in hits]}, as_json,
+         [[h.rank, f"{h.score:.4f}", h.id, (h.title or "")[:70]] for h in hits], ["rank", "score", "id", "title"])
+
+
+def _parse_json(text: str, option: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise fail(f"{option} is not valid JSON: {exc}", 2) from exc
+
+
+@app.command()
+def collections(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List collections with their model, dimension and sizes."""
+    store = open_store(ctx)
+    try:
+        infos = store.list_collections()
+    finally:
+        store.close()
+    data = [{"name": c.name, "model": c.model, "dimension": c.dimension, "documents": c.documents,
+             "chunks": c.chunks, "index": c.index} for c in infos]
+    emit(data, as_json, [list(d.values()) for d in data], ["name", "model", "dimension", "documents", "chunks", "index"])
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Document id to delete (repeatable).")] = None,
+    drop: Annotated[bool, typer.Option("--drop", help="Delete the whole collection.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete documents by id, or a whole collection with --drop."""
+    if not ids and not drop:
+        raise fail("give --id ID (repeatable) or --drop", 2)
+    store = open_store(ctx)
+    try:
+        if drop:
+            store.drop_collection(collection)
+            result: dict[str, Any] = {"dropped": collection}
+        else:
+            n = store.collection(collection).delete(ids or [])
+            result = {"deleted": n, "missing": max(0, len(set(ids or [])) - n)}
+    finally:
+        store.close()
+    if as_json:
+        emit(result, True)
+    else:
+        typer.echo(", ".join(f"{k}: {v}" for k, v in result.items()))
+    if not drop and result["deleted"] == 0:
+        raise fail(f"no document with id {', '.join(ids or [])} in {collection!r}")
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Only this collection.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify the store's invariants; exit 0 only when everything is consistent."""
+    from latent.store.check import check_store
+
+    store = open_store(ctx)
+    try:
+        reports = check_store(store, collection)
+    finally:
+        store.close()
+    emit([asdict(r) | {"ok": r.ok} for r in reports], as_json,
+         [[r.collection, r.documents, r.chunks, r.vectors, "ok" if r.ok else "; ".join(r.problems)] for r in reports],
+         ["collection", "documents", "chunks", "vectors", "status"])
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Default: the folder's name.")] = None,
+    mode: Annotated[str, typer.Option(help="dense | sparse | hybrid.")] = "dense",
+    split: Annotated[str, typer.Option(help="Qrels split file under qrels/.")] = "test",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index a BEIR dataset (reused if already indexed) and report nDCG@10, recall@10/100, MRR@10."""
+    from indexer.pipeline import index_documents
+    from indexer.sources import iter_source
+    from latent.evaluation import load_beir, run_queries, score_run
+    from latent.search import SearchOptions, search_many
+
+    beir = load_beir(folder, split)
+    name = collection or folder.resolve().name
+    store = open_store(ctx)
+    try:
+        summary = index_documents(store, name, iter_source(str(beir.corpus)), progress=not quiet,
+                                  total=_count_lines(str(beir.corpus)))
+        if summary.interrupted:
+            raise fail("interrupted while indexing", 130)
+        coll = store.collection(name)
+        options = SearchOptions(k=100, mode=mode)
+
+        def batch(queries: list[str]) -> list[list[str]]:
+            return [[h.id for h in hits] for hits in search_many(coll, queries, options=options)]
+
+        run, search_seconds = run_queries(beir.queries, batch)
+        scores = score_run(run, beir.qrels)
+        documents = coll.count()
+    finally:
+        store.close()
+    result = {**{k: round(v, 4) for k, v in scores.items()}, "queries": len(beir.queries), "documents": documents,
+              "mode": mode, "index_seconds": round(summary.seconds, 2), "search_seconds": round(search_seconds, 2)}
+    emit(result, as_json, [[k, v] for k, v in result.items()], ["metric", "value"])
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP service (OpenAPI docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    settings = settings_from(ctx, host=host, port=port)
+    for key, value in (ctx.obj or {}).items():  # the app builds its settings from the environment
+        if value is not None:
+            os.environ[f"LATENT_{key.upper()}"] = str(value)
+    typer.echo(f"serving on http://{settings.host}:{settings.port}  (docs: http://{settings.host}:{settings.port}/docs)",
+               err=True)
+    uvicorn.run("service.main:create_app", factory=True, host=settings.host, port=settings.port, workers=workers,
+                log_level="info")
+
+
+def main() -> None:
+    """Entry point: turns Latent's errors into one clear line and a meaningful exit code."""
+    from latent.errors import LatentError
+
+    try:
+        app()
+    except LatentError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(0)

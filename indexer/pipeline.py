@@ -1,0 +1,119 @@
+"""The indexing job: stream documents, embed in batches, commit per batch, show progress, resume on re-run."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from latent.errors import InvalidInput
+from latent.store.records import DocumentInput
+from latent.store.store import Store
+
+from indexer.sources import Item, Rejected
+
+
+@dataclass(slots=True)
+class IndexSummary:
+    collection: str
+    indexed: int = 0
+    unchanged: int = 0
+    metadata_updated: int = 0
+    rejected: int = 0
+    chunks: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    rejections: list[str] = field(default_factory=list)
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.indexed / self.seconds if self.seconds else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rejections"] = self.rejections[:100]
+        out["docs_per_second"] = round(self.docs_per_second, 2)
+        out["tokens_per_second"] = round(self.tokens_per_second, 1)
+        return out
+
+
+def batched(items: Iterable[Item], size: int, on_reject: Callable[[Rejected], None]) -> Iterator[list[DocumentInput]]:
+    """Batches of documents; a repeated id within a batch keeps its last version."""
+    batch: dict[str, DocumentInput] = {}
+    for item in items:
+        if isinstance(item, Rejected):
+            on_reject(item)
+            continue
+        batch.pop(item.id, None)
+        batch[item.id] = item
+        if len(batch) >= size:
+            yield list(batch.values())
+            batch = {}
+    if batch:
+        yield list(batch.values())
+
+
+def index_documents(
+    store: Store,
+    collection_name: str,
+    items: Iterable[Item],
+    *,
+    batch_docs: int = 256,
+    strict: bool = False,
+    progress: bool = True,
+    total: int | None = None,
+    create: dict[str, Any] | None = None,
+) -> IndexSummary:
+    """Index a stream into a collection (created if missing). Each batch is its own transaction, so an
+    interrupted run keeps every finished batch and a re-run skips them by content hash."""
+    collection = store.create_collection(collection_name, exist_ok=True, **(create or {}))
+    summary = IndexSummary(collection_name)
+    bar = _progress_bar(progress, total, collection_name)
+
+    def on_reject(rej: Rejected) -> None:
+        if strict:
+            raise InvalidInput(f"{rej.where}: {rej.reason}", code="malformed_record", details={"where": rej.where})
+        summary.rejected += 1
+        summary.rejections.append(f"{rej.where}: {rej.reason}")
+        if bar is not None:
+            bar.write(f"skipped {rej.where}: {rej.reason}", file=sys.stderr)
+            bar.update(1)
+
+    start = time.perf_counter()
+    try:
+        for docs in batched(items, batch_docs, on_reject):
+            result = collection.upsert(docs)
+            summary.indexed += result.upserted
+            summary.unchanged += result.unchanged
+            summary.metadata_updated += result.metadata_updated
+            summary.chunks += result.chunks_added
+            summary.tokens += result.tokens
+            summary.seconds = time.perf_counter() - start
+            if bar is not None:
+                bar.update(len(docs))
+                bar.set_postfix(docs_s=f"{summary.docs_per_second:.1f}", tok_s=f"{summary.tokens_per_second:.0f}",
+                                skipped=summary.unchanged, rejected=summary.rejected, refresh=False)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        summary.seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        collection.checkpoint()
+    return summary
+
+
+def _progress_bar(enabled: bool, total: int | None, name: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"indexing {name}", unit="doc", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.5)

@@ -1,0 +1,76 @@
+"""One typed settings object, read from `LATENT_*` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def force_offline() -> None:
+    """Forbid every hub download: models must be local folders or installed packages."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+force_offline()
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Everything Latent can be configured with; `LATENT_<FIELD>` sets a field."""
+
+    model_config = SettingsConfigDict(env_prefix="LATENT_", extra="ignore")
+
+    home: Path = Field(Path(".latent"), description="Data home: SQLite file, FAISS indexes, models.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata store (default: SQLite file in the data home)."
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedding model: 'all-MiniLM-L6-v2' (bundled package) or a local sentence-transformers folder.",
+    )
+    backend: str = Field("torch", description="Encoder backend: torch | onnx | onnx-int8 | openvino.")
+    device: str = Field("cpu", description="Torch device for the encoder.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass of the encoder.")
+    threads: int | None = Field(None, description="Intra-op threads for inference (default: physical cores).")
+    chunk_tokens: int | None = Field(
+        None, description="Tokens per chunk (default: the model's max sequence length minus special tokens)."
+    )
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks of one document.")
+    index: str = Field("flat", description="Default index type of new collections: flat | hnsw | ivf-pq | auto.")
+    checkpoint_seconds: float = Field(
+        30.0, description="How often a writer persists its FAISS file (SQL is committed every batch)."
+    )
+    host: str = Field("127.0.0.1", description="Address `latent serve` binds to.")
+    port: int = Field(8000, description="Port `latent serve` listens on.")
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest HTTP request body accepted.")
+    max_batch_documents: int = Field(1000, description="Most documents in one HTTP upsert.")
+    max_k: int = Field(1000, description="Largest k a search may ask for.")
+    max_query_chars: int = Field(10_000, description="Longest query text accepted.")
+    max_filter_depth: int = Field(8, description="Deepest nesting of $and/$or/$not in a filter.")
+    max_batch_texts: int = Field(
+        256, ge=1, description="Most queries in one batch search, or texts in one embed or tokenize call."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'latent.db').resolve()}"
+
+    @property
+    def indexes_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI flags, tests) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

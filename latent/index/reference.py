@@ -1,0 +1,65 @@
+"""Brute-force NumPy index: the reference every FAISS backend is checked against (congruence tests)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from latent.index.base import SearchResult, as_ids, as_vectors, empty_result
+
+
+class NumpyIndex:
+    kind = "numpy"
+
+    def __init__(self, dimension: int):
+        self.dimension = dimension
+        self.ids_ = np.zeros(0, dtype=np.int64)
+        self.vectors = np.zeros((0, dimension), dtype=np.float32)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.ids_ = np.concatenate([self.ids_, as_ids(ids)])
+        self.vectors = np.vstack([self.vectors, as_vectors(vectors, self.dimension)])
+
+    def remove(self, ids: np.ndarray) -> int:
+        keep = ~np.isin(self.ids_, as_ids(ids))
+        removed = int((~keep).sum())
+        self.ids_, self.vectors = self.ids_[keep], self.vectors[keep]
+        return removed
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
+        queries = as_vectors(queries, self.dimension)
+        result = empty_result(len(queries), k)
+        mask = np.ones(len(self.ids_), dtype=bool) if allowed is None else np.isin(self.ids_, as_ids(allowed))
+        ids, vectors = self.ids_[mask], self.vectors[mask]
+        if not len(ids):
+            return result
+        scores = queries @ vectors.T
+        top = min(k, len(ids))
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :top]
+        result.scores[:, :top] = np.take_along_axis(scores, order, axis=1)
+        result.ids[:, :top] = ids[order]
+        return result
+
+    def serialize(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, ids=self.ids_, vectors=self.vectors)
+        return buf.getvalue()
+
+    @classmethod
+    def deserialize(cls, dimension: int, data: bytes, params: dict | None = None) -> NumpyIndex:
+        index = cls(dimension)
+        arrays = np.load(io.BytesIO(data))
+        index.ids_, index.vectors = arrays["ids"], arrays["vectors"]
+        return index
+
+    def stats(self) -> dict[str, Any]:
+        return {"type": self.kind, "vectors": len(self), "memory_bytes": int(self.vectors.nbytes),
+                "tombstones": 0, "params": {}}
+
+    def ids(self) -> np.ndarray:
+        return self.ids_.copy()
+
+    def __len__(self) -> int:
+        return len(self.ids_)

@@ -1,0 +1,1 @@
+"""Latent core: the metadata store and derived FAISS indexes."""

@@ -1,0 +1,90 @@
+"""Plain records passed between the store and its callers (the HTTP layer converts them to schemas)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class DocumentInput:
+    id: str
+    text: str
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """What the embedding depends on: title and text (metadata changes never re-embed)."""
+        return hashlib.sha256(json.dumps([self.title, self.text], ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class DocumentRecord:
+    id: str
+    title: str
+    text: str
+    metadata: dict[str, Any]
+    chunk_count: int
+    token_count: int
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class CollectionInfo:
+    name: str
+    model: str
+    backend: str
+    dimension: int
+    metric: str
+    index: str
+    documents: int
+    chunks: int
+    chunk_tokens: int
+    chunk_overlap: int
+    created_at: datetime
+    index_stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    upserted: int = 0
+    unchanged: int = 0
+    metadata_updated: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    tokens: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+@dataclass(slots=True)
+class PreparedDocument:
+    """A document with its chunks embedded, ready to be written in one transaction."""
+
+    doc: DocumentInput
+    content_hash: str
+    spans: list[tuple[int, int, int]]  # (char_start, char_end, token_count) per chunk
+    vectors: np.ndarray
+
+
+@dataclass(slots=True)
+class Hit:
+    id: str
+    score: float
+    rank: int
+    chunk: dict[str, int] | None = None  # {"ordinal", "start", "end"} of the best-matching chunk
+    title: str | None = None
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+    vector: list[float] | None = None
+    scores: dict[str, float] = field(default_factory=dict)  # per-mode scores for hybrid

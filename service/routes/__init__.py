@@ -1,0 +1,1 @@
+"""HTTP route modules, one per area."""
