@@ -109,3 +109,7 @@ class VectorDeletionRow(Base):
     vector_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
+
+
+# Every module that declares tables, so `Base.metadata` (and Alembic autogenerate) sees them all.
+from latent.store import auth_models, feature_models  # noqa: E402, F401
