@@ -133,8 +133,9 @@ def index(
     if summary.interrupted:
         typer.echo("interrupted: finished batches are stored; run the same command again to resume", err=True)
         raise typer.Exit(130)
-    if summary.indexed + summary.unchanged + summary.metadata_updated == 0 and summary.rejected:
-        raise fail("no document could be indexed")
+    if summary.indexed + summary.unchanged + summary.metadata_updated == 0:
+        empty = f"{source or 'the input'} holds no documents"
+        raise fail("no document could be indexed" if summary.rejected else empty)
 
 
 def _count_lines(source: str) -> int | None:

@@ -82,9 +82,12 @@ def index_documents(
             raise InvalidInput(f"{rej.where}: {rej.reason}", code="malformed_record", details={"where": rej.where})
         summary.rejected += 1
         summary.rejections.append(f"{rej.where}: {rej.reason}")
+        line = f"skipped {rej.where}: {rej.reason}"
         if bar is not None:
-            bar.write(f"skipped {rej.where}: {rej.reason}", file=sys.stderr)
+            bar.write(line, file=sys.stderr)
             bar.update(1)
+        else:  # --quiet hides the progress bar, not the skips
+            print(line, file=sys.stderr)
 
     start = time.perf_counter()
     try:

@@ -7,7 +7,6 @@ Every source streams: a 1 GB file is never held in memory. Malformed records bec
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -68,28 +67,32 @@ Item = DocumentInput | Rejected
 
 
 def iter_source(path: str, fields: FieldMap | None = None, fmt: str | None = None) -> Iterator[Item]:
-    """Documents from a path (file or directory) or '-' for stdin; format from the suffix unless given."""
+    """Documents from a path (file or directory) or '-' for stdin; format from the suffix unless given.
+
+    A missing or unsupported path raises InvalidInput here, before anything is read or created.
+    """
     fields = fields or FieldMap()
-    if path == "-":
-        yield from _jsonl(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict"), "<stdin>", fields)
-        return
+    if path == "-":  # bytes, like files: bad UTF-8 and huge lines become reported skips, not crashes
+        return _jsonl(sys.stdin.buffer, "<stdin>", fields)
     p = Path(path)
     if not p.exists():
         raise InvalidInput(f"no such file or directory: {path}", code="source_not_found", details={"path": path})
     if p.is_dir():
-        yield from _directory(p, fields)
-        return
+        return _directory(p, fields)
     kind = fmt or _format_of(p)
     if kind == "jsonl":
-        with open(p, "rb") as raw:
-            yield from _jsonl(raw, str(p), fields)
-    elif kind == "csv":
-        yield from _csv(p, fields)
-    elif kind == "text":
-        yield from _text_file(p, p.name)
-    else:
-        raise InvalidInput(f"unsupported file type {p.suffix!r}: use .jsonl, .csv, .txt or .md",
-                           code="unsupported_source", details={"path": path})
+        return _jsonl_file(p, fields)
+    if kind == "csv":
+        return _csv(p, fields)
+    if kind == "text":
+        return _text_file(p, p.name)
+    raise InvalidInput(f"unsupported file type {p.suffix!r}: use .jsonl, .csv, .txt or .md",
+                       code="unsupported_source", details={"path": path})
+
+
+def _jsonl_file(p: Path, fields: FieldMap) -> Iterator[Item]:
+    with open(p, "rb") as raw:
+        yield from _jsonl(raw, str(p), fields)
 
 
 def _format_of(p: Path) -> str:
@@ -135,7 +138,8 @@ def _jsonl(stream: Any, name: str, fields: FieldMap) -> Iterator[Item]:
 def _csv(p: Path, fields: FieldMap) -> Iterator[Item]:
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
     csv.field_size_limit(MAX_LINE_BYTES)
-    with open(p, newline="", encoding="utf-8", errors="strict") as fh:
+    # surrogateescape: a bad byte costs only its own row (checked below), not the rest of the file.
+    with open(p, newline="", encoding="utf-8", errors="surrogateescape") as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
         try:
             for row in reader:
@@ -143,14 +147,26 @@ def _csv(p: Path, fields: FieldMap) -> Iterator[Item]:
                 if None in row:
                     yield Rejected(where, "more cells than header columns")
                     continue
+                if not _is_utf8(row):
+                    yield Rejected(where, "not UTF-8")
+                    continue
                 try:
                     yield fields.to_document(dict(row), fallback_id=f"{p.stem}:{reader.line_num}")
                 except InvalidInput as exc:
                     yield Rejected(where, exc.message)
-        except UnicodeDecodeError as exc:
-            yield Rejected(f"{p}:{reader.line_num + 1}", f"not UTF-8 ({exc.reason}); rest of file skipped")
         except csv.Error as exc:
             yield Rejected(f"{p}:{reader.line_num}", f"malformed CSV: {exc}")
+
+
+def _is_utf8(row: dict[str, Any]) -> bool:
+    try:
+        for key, value in row.items():
+            key.encode("utf-8")
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate-escaped byte that was not valid UTF-8
+        return False
+    return True
 
 
 def _text_file(p: Path, doc_id: str) -> Iterator[Item]:

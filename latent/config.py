@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(
         256, ge=1, description="Most queries in one batch search, or texts in one embed or tokenize call."
     )
+    auth_cache_seconds: float = Field(
+        1.0, ge=0, description="How long the server reuses its check of whether any API key exists."
+    )
+    faiss_threads: int = Field(
+        1, ge=1, description="OpenMP threads per FAISS call in the server (requests already run in parallel)."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -81,5 +81,6 @@ def load_encoder(settings: Settings, model: str | None = None, backend: str | No
         settings.device,
         settings.batch_size,
         settings.threads,
-        str(settings.models_dir),
+        # Only exported backends keep files in the data home; torch models are shared across homes.
+        "" if (backend or settings.backend) == "torch" else str(settings.models_dir),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,5 +49,10 @@ class FakeEncoder:
         return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little") % 30000
 
     def _direction(self, word: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        return np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+        return _direction(word, self.dimension)
+
+
+@lru_cache(maxsize=65536)
+def _direction(word: str, dimension: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+    return np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)

@@ -280,6 +280,7 @@ class Collection:
         if removed:
             s.execute(insert(VectorDeletionRow), [{"vector_id": v, "collection_id": self.id, "seq": seq} for v in removed])
             s.execute(delete(ChunkRow).where(ChunkRow.id.in_(removed)))
+        new_rows = []
         for p in prepared:
             values = dict(
                 title=p.doc.title, text=p.doc.text, metadata_=p.doc.metadata, content_hash=p.content_hash,
@@ -288,11 +289,12 @@ class Collection:
             if p.doc.id in existing:
                 s.execute(update(DocumentRow).where(DocumentRow.id == existing[p.doc.id]).values(**values))
             else:
-                existing[p.doc.id] = s.scalar(
-                    insert(DocumentRow)
-                    .values(collection_id=self.id, external_id=p.doc.id, created_at=now, **values)
-                    .returning(DocumentRow.id)
-                )
+                new_rows.append(dict(collection_id=self.id, external_id=p.doc.id, created_at=now, **values))
+        if new_rows:  # one multi-row INSERT … RETURNING instead of a round trip per document
+            new_ids = s.scalars(
+                insert(DocumentRow).returning(DocumentRow.id, sort_by_parameter_order=True), new_rows
+            ).all()
+            existing.update({r["external_id"]: i for r, i in zip(new_rows, new_ids, strict=True)})
         rows = [
             {
                 "collection_id": self.id, "document_id": existing[p.doc.id], "ordinal": i, "char_start": a,

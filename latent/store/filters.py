@@ -61,7 +61,8 @@ class FilterCompiler:
             parts = [self._node(v, depth + 1) for v in value]
             return and_(*parts) if key == "$and" else or_(*parts)
         if key == "$not":
-            return not_(self._node(value, depth + 1))
+            # A missing field makes a comparison NULL and NOT NULL drops the row: count it as false.
+            return not_(func.coalesce(self._node(value, depth + 1), false()))
         if key.startswith("$"):
             raise _bad(f"unknown operator {key!r}; use one of {', '.join(LOGICAL + COMPARISONS)}", operator=key)
         if not _FIELD.match(key):
@@ -128,14 +129,17 @@ def _sqlite(field: str, op: str, arg: Any) -> ColumnElement[bool]:
         return present if arg else not_(present)
     if op == "$contains":
         each = func.json_each(col, path).table_valued("value", "type")
-        value_ok = each.c.value == _sqlite_value(arg)
         if isinstance(arg, bool):  # json true/false come back as 1/0 with type 'true'/'false'
             value_ok = each.c.type == ("true" if arg else "false")
+        else:  # and 1 must not match true
+            kinds = ["integer", "real"] if isinstance(arg, int | float) else ["text"]
+            value_ok = and_(each.c.type.in_(kinds), each.c.value == arg)
         return exists(select(literal(1)).select_from(each).where(value_ok))
-    if op == "$in":
-        return extracted.in_([_sqlite_value(a) for a in arg]) if arg else false()
-    if op == "$nin":
-        return or_(extracted.is_(None), extracted.not_in([_sqlite_value(a) for a in arg])) if arg else true()
+    if op in ("$in", "$nin"):  # one kind-checked $eq per value: SQLite alone would match true with 1
+        if not arg:
+            return false() if op == "$in" else true()
+        any_equal = or_(*[_sqlite(field, "$eq", a) for a in arg])
+        return any_equal if op == "$in" else or_(extracted.is_(None), not_(any_equal))
     value = _sqlite_value(arg)
     kind_ok = _sqlite_same_kind(col, path, arg)
     if op == "$eq":

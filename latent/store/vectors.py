@@ -58,6 +58,8 @@ class VectorState:
             if stored is None or stored.spec != self.spec:
                 self._rebuild_locked()
         self.catch_up()
+        if self.loaded_from == "rebuilt" and self.path.exists():
+            self.persist()  # replace the unreadable file now, or `latent check` keeps finding it
 
     def sql_seq(self, session: Session) -> int:
         return int(session.scalar(select(CollectionRow.seq).where(CollectionRow.id == self.collection_id)) or 0)
@@ -91,6 +93,10 @@ class VectorState:
         if removed:
             self.index.remove(np.asarray(removed, dtype=np.int64))
         for ids, vectors in self._chunk_pages(session, after, upto):
+            # Idempotent: a change already mirrored (an interrupted apply) is not added twice.
+            present = np.isin(ids, self.index.ids()) if len(self.index) else np.zeros(len(ids), bool)
+            if present.any():
+                ids, vectors = ids[~present], vectors[~present]
             self.index.add(ids, vectors)
 
     def _chunk_pages(self, session: Session, after: int, upto: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -130,6 +136,8 @@ class VectorState:
     def apply(self, removed: np.ndarray, added_ids: np.ndarray, added_vectors: np.ndarray, seq: int) -> None:
         """Mirror a just-committed SQL change; the caller holds the collection's writer lock."""
         with self.lock.write():
+            if seq <= self.applied_seq:  # a concurrent catch_up (a search) already replayed it from SQL
+                return
             if len(removed):
                 self.index.remove(removed)
             if len(added_ids):

@@ -1,0 +1,350 @@
+"""Search latency and throughput: a real server (uvicorn) against in-process encode + FAISS, same run.
+
+Indexes SciFact (or its first --limit documents; an existing collection is reused, unchanged documents
+are skipped by hash), starts `uvicorn service.main:create_app` on a free port, and sends the SciFact
+queries with the typed client at each concurrency. The baseline is what no HTTP service can avoid:
+`encoder.encode([query])` + `index.search(vector, k)` in this process. Also measures whether batching
+queries into one encode call pays (in-process, and /search/batch against concurrent /search).
+
+    .venv/bin/python bench/search.py --limit 1000 --threads 1
+
+On a busy 2-core machine, two torch threads per encode made single-query latency swing wildly (both
+sides waited on descheduled OpenMP threads), so the reported figures use --threads 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from _common import SCIFACT, load_corpus, print_table, write_results  # noqa: E402
+
+
+def load_queries(folder: Path, limit: int) -> list[str]:
+    with open(folder / "queries.jsonl", encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh if line.strip()]
+    return texts[:limit]
+
+
+def index_collection(home: Path, model: str, name: str, limit: int | None, data: Path) -> dict[str, Any]:
+    """Create or reuse the collection and bring it up to the first `limit` documents."""
+    from latent.config import get_settings
+    from latent.store.records import DocumentInput
+    from latent.store.store import Store
+
+    docs = load_corpus(data, limit)
+    start = time.perf_counter()
+    with Store(get_settings(home=home, model=model)) as store:
+        collection = store.create_collection(name, exist_ok=True)
+        upserted = 0
+        for i in range(0, len(docs), 256):
+            batch = [
+                DocumentInput(
+                    id=str(d["_id"]), text=d.get("text", ""), title=d.get("title", ""), metadata={"n": i + j}
+                )
+                for j, d in enumerate(docs[i : i + 256])
+            ]
+            upserted += collection.upsert(batch).upserted
+            print(f"\rindexing {min(i + 256, len(docs))}/{len(docs)}", end="", file=sys.stderr)
+        collection.checkpoint()
+        info = collection.info()
+    print(file=sys.stderr)
+    return {
+        "collection": name,
+        "documents": info.documents,
+        "chunks": info.chunks,
+        "upserted": upserted,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def summarise(latencies: Sequence[float], wall: float, errors: int) -> dict[str, Any]:
+    ms = np.asarray(latencies) * 1000
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "qps": len(ms) / wall,
+        "errors": errors,
+    }
+
+
+def run_concurrent(call: Callable[[str], bool], queries: Sequence[str], concurrency: int) -> Run:
+    """Every query once, `concurrency` at a time: per-query latencies, wall time, failures."""
+
+    def timed(query: str) -> tuple[float, bool]:
+        start = time.perf_counter()
+        try:
+            ok = call(query)
+        except Exception as exc:  # an error is counted and reported, never hidden
+            print(f"error: {exc!r}", file=sys.stderr)
+            ok = False
+        return time.perf_counter() - start, ok
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(timed, queries[:concurrency]))  # every worker thread opens its connection first
+        start = time.perf_counter()
+        results = list(pool.map(timed, queries))
+        wall = time.perf_counter() - start
+    return Run([r[0] for r in results], wall, sum(not r[1] for r in results))
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    errors: int = 0
+
+    def __iadd__(self, other: Run) -> Run:
+        self.latencies += other.latencies
+        self.wall += other.wall
+        self.errors += other.errors
+        return self
+
+
+def compare(
+    sides: dict[str, Callable[[str], bool]], queries: Sequence[str], concurrency: int, blocks: int
+) -> dict[str, Run]:
+    """Both sides on the same blocks of queries, taking turns (rotating who goes first), so a load spike
+    on a shared machine hits both alike instead of whichever happened to run then."""
+    runs = {name: Run() for name in sides}
+    size = -(-len(queries) // blocks)
+    for b in range(blocks):
+        block = queries[b * size : (b + 1) * size]
+        names = list(sides) if b % 2 == 0 else list(sides)[::-1]
+        for name in names:
+            runs[name] += run_concurrent(sides[name], block, concurrency)
+    return runs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path, model: str, port: int, threads: int | None) -> subprocess.Popen:
+    import httpx
+
+    env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model}
+    if threads is not None:
+        env["LATENT_THREADS"] = str(threads)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not become ready")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SCIFACT, help="BEIR SciFact folder")
+    parser.add_argument("--limit", type=int, default=None, help="index the first N documents (default: all)")
+    parser.add_argument("--home", type=Path, default=None, help="data home (default: LATENT_HOME or .latent)")
+    parser.add_argument("--model", default=None, help="model (default: LATENT_MODEL or all-MiniLM-L6-v2)")
+    parser.add_argument("--collection", default=None, help="collection (default: scifact or scifact-N)")
+    parser.add_argument("--queries", type=int, default=300, help="SciFact queries to send per measurement")
+    parser.add_argument("--k", type=int, default=10, help="hits per query")
+    parser.add_argument("--mode", default="dense", choices=("dense", "sparse", "hybrid"), help="search mode")
+    parser.add_argument("--concurrency", default="1,4,16", help="comma-separated client concurrencies")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads, both sides (default: LATENT_THREADS)",
+    )
+    parser.add_argument("--blocks", type=int, default=6, help="query blocks the two sides take turns on")
+    args = parser.parse_args(argv)
+
+    from latent.config import force_offline, get_settings
+
+    force_offline()
+    settings = get_settings(home=args.home, model=args.model, threads=args.threads)
+    home = settings.home.resolve()
+    name = args.collection or ("scifact" if args.limit is None else f"scifact-{args.limit}")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    indexed = index_collection(home, settings.model, name, args.limit, args.data)
+    queries = load_queries(args.data, args.queries)
+    print(
+        f"{indexed['documents']} documents in {name!r} ({indexed['seconds']} s); {len(queries)} queries",
+        file=sys.stderr,
+    )
+
+    # ----- in-process baseline: encode + FAISS search, nothing else --------------------------------
+    from latent.store.store import Store
+    from latent.threads import limit_faiss_threads
+
+    store = Store(settings)
+    collection = store.collection(name)
+    encoder, index = collection.encoder, collection.vectors.index
+
+    def in_process(query: str) -> bool:
+        limit_faiss_threads(settings.faiss_threads)  # as the server does, in each worker thread
+        result = index.search(encoder.encode([query]), args.k, None)
+        return int((result.ids[0] >= 0).sum()) == min(args.k, len(index))
+
+    # ----- the server ------------------------------------------------------------------------------
+    from service.client import LatentClient
+
+    port = free_port()
+    server = start_server(home, settings.model, port, settings.threads)
+    local = threading.local()
+    expected = min(args.k, indexed["documents"])
+
+    def over_http(query: str) -> bool:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = LatentClient(f"http://127.0.0.1:{port}")
+        return len(client.search(name, query, k=args.k, mode=args.mode).hits) == expected
+
+    sides = {"in-process encode+faiss": in_process, f"server /search ({args.mode})": over_http}
+    rows: list[dict[str, Any]] = []
+    try:
+        # Warm both sides on every query once: the encoder's first call on each new input shape is slow,
+        # and the in-process encoder was already warmed by indexing while the server's was not.
+        for call in sides.values():
+            run_concurrent(call, queries, 4)
+        for c in levels:
+            runs = compare(sides, queries, c, args.blocks)
+            for where, run in runs.items():
+                rows.append(
+                    {"concurrency": c, "where": where, **summarise(run.latencies, run.wall, run.errors)}
+                )
+            print(
+                f"c={c}: " + ", ".join(f"{r['where']} p50 {r['p50_ms']:.2f} ms" for r in rows[-2:]),
+                file=sys.stderr,
+            )
+        batching = measure_batching(encoder, queries, port, name, args.k, args.mode)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        store.close()
+
+    by = {(r["concurrency"], r["where"].split()[0]): r for r in rows}
+    ratio = by[(levels[0], "server")]["p50_ms"] / by[(levels[0], "in-process")]["p50_ms"]
+    errors = sum(r["errors"] for r in rows) + batching["errors"]
+    print_table(f"Search latency, {indexed['documents']} SciFact docs, k={args.k}", rows)
+    print_table("Does batching queries into one encode call pay? (queries/s)", [batching["table"]])
+    print(f"server / in-process p50 at concurrency {levels[0]}: {ratio:.2f} (goal <= 1.3); errors: {errors}")
+    payload = {
+        "config": {
+            "documents": indexed["documents"],
+            "chunks": indexed["chunks"],
+            "queries": len(queries),
+            "k": args.k,
+            "mode": args.mode,
+            "model": settings.model,
+            "threads": settings.threads,
+            "cpus": os.cpu_count(),
+        },
+        "index": indexed,
+        "rows": rows,
+        "ratio_p50_c1": ratio,
+        "batching": batching,
+        "errors": errors,
+    }
+    path = write_results("search", payload)
+    print(f"wrote {path}", file=sys.stderr)
+    return payload
+
+
+def measure_batching(
+    encoder: Any, queries: Sequence[str], port: int, name: str, k: int, mode: str
+) -> dict[str, Any]:
+    """Queries/s, 16 queries at a time: 16 concurrent single encodes/requests vs one batched call.
+
+    In-process: 16 threads each calling encode([q]) vs one encode(16 queries). Server: 16 concurrent
+    /search requests vs one /search/batch of 16. The variants alternate group by group.
+    """
+    from service.client import LatentClient
+
+    groups = [list(queries[i : i + 16]) for i in range(0, len(queries) - 15, 16)]
+    seconds = dict.fromkeys(
+        ("encode x16 threads", "encode one call of 16", "server 16 x /search", "server /search/batch of 16"),
+        0.0,
+    )
+    errors = 0
+    local = threading.local()
+
+    def client() -> LatentClient:
+        if getattr(local, "client", None) is None:
+            local.client = LatentClient(f"http://127.0.0.1:{port}")
+        return local.client
+
+    def one_request(query: str) -> int:
+        return len(client().search(name, query, k=k, mode=mode).hits)
+
+    def timed(label: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        out = fn()
+        seconds[label] += time.perf_counter() - start
+        return out
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one_request, groups[0]))  # open the 16 connections
+        for i, group in enumerate(groups):
+            variants = [
+                ("encode x16 threads", lambda g=group: list(pool.map(lambda q: encoder.encode([q]), g))),
+                ("encode one call of 16", lambda g=group: encoder.encode(g)),
+                ("server 16 x /search", lambda g=group: list(pool.map(one_request, g))),
+                (
+                    "server /search/batch of 16",
+                    lambda g=group: [
+                        len(r.hits) for r in client().search_batch(name, g, k=k, mode=mode).results
+                    ],
+                ),
+            ]
+            for label, fn in variants if i % 2 == 0 else variants[::-1]:
+                out = timed(label, fn)
+                if label.startswith("server"):
+                    errors += sum(n != k for n in out)
+    n = sum(len(g) for g in groups)
+    table = {label: n / secs for label, secs in seconds.items()}
+    table["in-process batched/threads"] = table["encode one call of 16"] / table["encode x16 threads"]
+    table["server batch/concurrent"] = table["server /search/batch of 16"] / table["server 16 x /search"]
+    return {"errors": errors, "queries": n, "table": table}
+
+
+if __name__ == "__main__":
+    main()

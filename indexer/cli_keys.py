@@ -1,0 +1,103 @@
+"""`latent keys`: create, list and revoke API keys (the service needs one per client once any exists)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from latent.auth import SCOPES, ApiKeyInfo, ApiKeys
+from latent.config import Settings, get_settings
+from latent.errors import LatentError
+from latent.store.store import Store
+
+app = typer.Typer(name="keys", help="Create, list and revoke API keys.", no_args_is_help=True)
+
+ScopeOption = Annotated[str, typer.Option("--scope", help=f"What the key may do: {' < '.join(SCOPES)}.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """Settings from the environment with the main command's global options (ctx.obj) on top."""
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, Settings):
+        return obj
+    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
+
+
+def _info_dict(info: ApiKeyInfo) -> dict[str, object]:
+    return {
+        "id": info.id,
+        "prefix": info.prefix,
+        "scope": info.scope,
+        "name": info.name,
+        "created_at": info.created_at.isoformat(),
+        "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+    }
+
+
+def _fail(exc: LatentError) -> typer.Exit:
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(2 if exc.status < 500 else 1)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    scope: ScopeOption = "read",
+    name: Annotated[str, typer.Option("--name", help="A label to recognise the key by.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a key and print it once: only its salted hash is stored."""
+    try:
+        with Store(_settings(ctx)) as store:
+            created = ApiKeys(store.sessions).create(scope, name)
+    except LatentError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps({"key": created.key, **_info_dict(created.info)}))
+        return
+    typer.echo(created.key)
+    typer.echo(
+        f"id {created.info.id}, scope {created.info.scope}: store this key now, it is not shown again",
+        err=True,
+    )
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List keys (id, prefix, scope, name); the secrets themselves are never stored."""
+    with Store(_settings(ctx)) as store:
+        infos = ApiKeys(store.sessions).list(include_revoked=all_keys)
+    if as_json:
+        typer.echo(json.dumps([_info_dict(i) for i in infos]))
+        return
+    if not infos:
+        typer.echo("no API keys: the service accepts every request (keep it on 127.0.0.1)", err=True)
+        return
+    for i in infos:
+        state = f"revoked {i.revoked_at:%Y-%m-%d %H:%M}" if i.revoked_at else "active"
+        typer.echo(f"{i.id}\tlk_{i.prefix}_…\t{i.scope}\t{state}\t{i.name}")
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The key's id, its prefix, or the key itself.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a key at once: requests carrying it get 401."""
+    try:
+        with Store(_settings(ctx)) as store:
+            info = ApiKeys(store.sessions).revoke(key)
+    except LatentError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(_info_dict(info)))
+    else:
+        typer.echo(f"revoked key {info.id} (lk_{info.prefix}_…, scope {info.scope})")

@@ -1,0 +1,130 @@
+"""`latent recommend`: documents like some examples and unlike others, explained, from the command line."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from latent.config import Settings, get_settings
+from latent.errors import InvalidInput, LatentError
+from latent.limits import check_search
+from latent.recommend import STRATEGIES
+from latent.recommend_service import ExampleSpec, Recommendation, recommend_documents
+from latent.store.store import Store
+
+
+def _settings(ctx: typer.Context | None) -> Settings:
+    """Settings from the environment with the main command's global options (ctx.obj) on top."""
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, Settings):
+        return obj
+    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
+
+
+def _as_dict(result: Recommendation) -> dict[str, Any]:
+    return {
+        "hits": [
+            {"id": h.id, "score": h.score, "rank": h.rank, "title": h.title, "explanation": h.explanation}
+            for h in result.hits
+        ],
+        "missing": result.missing,
+        "diversity": result.diversity,
+        "strategy": result.strategy,
+    }
+
+
+def _why(explanation: dict[str, list[dict[str, Any]]]) -> str:
+    parts = [f"+{e['example']} ({e['similarity']:.2f})" for e in explanation["positive"][:2]]
+    parts += [f"-{e['example']} ({e['similarity']:.2f})" for e in explanation["negative"]]
+    return ", ".join(parts)
+
+
+def recommend(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")],
+    positive: Annotated[
+        list[str] | None,
+        typer.Option("--positive", "-p", help="Stored document id to move towards (repeatable)."),
+    ] = None,
+    negative: Annotated[
+        list[str] | None,
+        typer.Option("--negative", "-n", help="Stored document id to move away from (repeatable)."),
+    ] = None,
+    positive_text: Annotated[
+        list[str] | None, typer.Option("--positive-text", help="A text to move towards (repeatable).")
+    ] = None,
+    negative_text: Annotated[
+        list[str] | None, typer.Option("--negative-text", help="A text to move away from (repeatable).")
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option(help=f"How examples combine: {' | '.join(STRATEGIES)}.")
+    ] = "average_vector",
+    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
+    diversity: Annotated[float, typer.Option(help="0 = pure relevance … 1 = pure novelty (MMR).")] = 0.0,
+    filter: Annotated[
+        str | None, typer.Option(help="Metadata pre-filter as JSON, e.g. '{\"year\": 2020}'.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Document id never to return (repeatable).")
+    ] = None,
+    ignore_missing: Annotated[
+        bool, typer.Option("--ignore-missing", help="Skip unknown ids (listed) instead of failing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
+    ] = False,
+) -> None:
+    """Recommend documents from positive and negative examples; each hit says which examples explain it.
+
+    Exit codes: 0 ok, 1 an example id or the collection does not exist, 2 invalid options.
+    """
+    pos = [ExampleSpec(id=i) for i in positive or []] + [ExampleSpec(text=t) for t in positive_text or []]
+    neg = [ExampleSpec(id=i) for i in negative or []] + [ExampleSpec(text=t) for t in negative_text or []]
+    try:
+        spec = _parse_filter(filter)
+        settings = _settings(ctx)
+        check_search(settings, k, 0, [*(positive_text or []), *(negative_text or [])])
+        with Store(settings) as store:
+            result = recommend_documents(
+                store.collection(collection),
+                pos,
+                neg,
+                k,
+                strategy=strategy,
+                filter=spec,
+                exclude=exclude or [],
+                diversity=diversity,
+                missing="ignore" if ignore_missing else "error",
+            )
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    except LatentError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(_as_dict(result), indent=2, ensure_ascii=False))
+        return
+    if result.missing:
+        typer.echo(f"skipped unknown ids: {', '.join(result.missing)}", err=True)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("rank", "score", "id", "title", "why")
+    for h in result.hits:
+        table.add_row(str(h.rank), f"{h.score:.4f}", h.id, (h.title or "")[:60], _why(h.explanation))
+    Console().print(table)
+
+
+def _parse_filter(text: str | None) -> dict[str, Any] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--filter is not valid JSON: {exc}", code="invalid_filter") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("--filter must be a JSON object", code="invalid_filter")
+    return value

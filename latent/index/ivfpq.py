@@ -1,0 +1,263 @@
+"""Compressed approximate search with FAISS IVF-PQ: ~56 bytes a vector (48-byte PQ code + 8-byte id).
+
+Training: IVF centroids and PQ codebooks are learned from the first `train_size` vectors added
+(default max(39 * nlist, 39 * 2**nbits), FAISS's own minimum for stable k-means). Until that many
+have arrived, vectors wait in a float32 buffer that is searched exactly, so a small collection is
+served correctly (as a flat index) rather than by an under-trained quantizer. When the buffer fills,
+the index is trained on it (a random sample of at most `max_train` rows), the buffer is encoded and
+dropped. Removes are real (IVF supports remove_ids), so there are no tombstones. Scores are the
+PQ-approximated inner products.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from latent.errors import InvalidInput
+from latent.index.base import SearchResult, as_ids, as_vectors, empty_result, fix_missing
+from latent.index.factory import few_query_threads, pack, unpack
+from latent.index.recall import exact_search
+
+# Filters admitting less than this fraction of vectors scan every list (probing few lists finds too few).
+FULL_SCAN_SELECTIVITY = 0.02
+
+
+def default_nlist(n: int) -> int:
+    """About 2 * sqrt(n) lists, a power of two in [64, 65536] (1M -> 2048): k-means training stays
+    affordable on a small CPU, and with nprobe lists probed each query scans ~nprobe * sqrt(n) / 2 codes."""
+    return int(2 ** min(16, max(6, round(math.log2(2 * math.sqrt(max(n, 1)))))))
+
+
+class IVFPQIndex:
+    kind = "ivf-pq"
+    PARAMS = {
+        "nlist": int,
+        "nprobe": int,
+        "pq_m": int,
+        "nbits": int,
+        "train_size": int,
+        "max_train": int,
+        "random_state": int,
+    }
+
+    def __init__(
+        self,
+        dimension: int,
+        nlist: int = 1024,
+        nprobe: int = 32,
+        pq_m: int = 48,
+        nbits: int = 8,
+        train_size: int | None = None,
+        max_train: int | None = None,
+        random_state: int = 0,
+        *,
+        index: Any = None,
+    ):
+        import faiss
+
+        if dimension % pq_m:
+            raise InvalidInput(
+                f"pq_m={pq_m} must divide the dimension {dimension}",
+                details={"pq_m": pq_m, "dimension": dimension},
+            )
+        if not 1 <= nbits <= 16:
+            raise InvalidInput("nbits must be between 1 and 16", details={"nbits": nbits})
+        self._faiss = faiss
+        self.dimension = dimension
+        self.nlist, self.nprobe, self.pq_m, self.nbits = nlist, min(nprobe, nlist), pq_m, nbits
+        self.train_size = train_size or max(39 * nlist, 39 * 2**nbits)
+        self.max_train = max(max_train or 64 * nlist, self.train_size)
+        self.random_state = random_state
+        self.index = index  # None until trained
+        self._buf_ids = np.zeros(0, dtype=np.int64)
+        self._buf_vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # adds not yet merged into the buffer
+        self._pending_count = 0
+
+    @classmethod
+    def from_params(cls, dimension: int, params: dict[str, Any], size_hint: int | None = None) -> IVFPQIndex:
+        params = dict(params)
+        if "nlist" not in params and size_hint:
+            params["nlist"] = default_nlist(size_hint)
+        return cls(dimension, **params)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "pq_m": self.pq_m,
+            "nbits": self.nbits,
+            "train_size": self.train_size,
+            "max_train": self.max_train,
+            "random_state": self.random_state,
+        }
+
+    @property
+    def trained(self) -> bool:
+        return self.index is not None
+
+    @property
+    def code_bytes(self) -> int:
+        return math.ceil(self.pq_m * self.nbits / 8)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = as_ids(ids)
+        if not len(ids):
+            return
+        vectors = as_vectors(vectors, self.dimension)
+        if len(vectors) != len(ids):
+            raise InvalidInput(
+                "ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)}
+            )
+        if self.trained:
+            self.index.add_with_ids(vectors, ids)
+            return
+        # appended as chunks: merging on every small add would copy the whole buffer each time
+        self._pending.append((ids, vectors.copy()))
+        self._pending_count += len(ids)
+        if len(self) >= self.train_size:
+            self._train_and_flush()
+
+    def _buffer(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) waiting for training, merged into one pair of arrays."""
+        if self._pending:
+            self._buf_ids = np.concatenate([self._buf_ids] + [i for i, _ in self._pending])
+            self._buf_vectors = np.vstack([self._buf_vectors] + [v for _, v in self._pending])
+            self._pending, self._pending_count = [], 0
+        return self._buf_ids, self._buf_vectors
+
+    def _train_and_flush(self) -> None:
+        faiss = self._faiss
+        quantizer = faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexIVFPQ(
+            quantizer, self.dimension, self.nlist, self.pq_m, self.nbits, faiss.METRIC_INNER_PRODUCT
+        )
+        index.own_fields = True
+        quantizer.this.disown()  # the IVF index frees it
+        index.cp.seed = self.random_state
+        index.pq.cp.seed = self.random_state
+        rng = np.random.default_rng(self.random_state)
+        buf_ids, buf_vectors = self._buffer()
+        n = len(buf_ids)
+        rows = np.sort(rng.choice(n, size=min(n, self.max_train), replace=False))
+        index.train(buf_vectors[rows])
+        index.add_with_ids(buf_vectors, buf_ids)
+        index.nprobe = self.nprobe
+        self.index = index
+        self._buf_ids = np.zeros(0, dtype=np.int64)
+        self._buf_vectors = np.zeros((0, self.dimension), dtype=np.float32)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.unique(as_ids(ids))
+        if not len(ids):
+            return 0
+        if self.trained:
+            return int(self.index.remove_ids(self._faiss.IDSelectorBatch(ids)))
+        buf_ids, buf_vectors = self._buffer()
+        keep = ~np.isin(buf_ids, ids)
+        removed = int((~keep).sum())
+        self._buf_ids, self._buf_vectors = buf_ids[keep], buf_vectors[keep]
+        return removed
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
+        queries = as_vectors(queries, self.dimension)
+        if k < 1:
+            raise InvalidInput("k must be at least 1", details={"k": k})
+        if len(self) == 0 or (allowed is not None and len(allowed) == 0):
+            return empty_result(len(queries), k)
+        if not self.trained:
+            ids, vectors = self._buffer()
+            if allowed is not None:
+                mask = np.isin(ids, as_ids(allowed))
+                ids, vectors = ids[mask], vectors[mask]
+            return exact_search(queries, ids, vectors, k)
+        params = self._faiss.SearchParametersIVF()
+        params.nprobe = self.nprobe
+        if allowed is not None:
+            allowed = np.unique(as_ids(allowed))
+            params.sel = self._faiss.IDSelectorBatch(allowed)
+            share = len(allowed) / len(self)
+            # probe more lists the fewer vectors the filter admits, all of them when it admits very few
+            params.nprobe = (
+                self.nlist
+                if share < FULL_SCAN_SELECTIVITY
+                else min(self.nlist, math.ceil(self.nprobe / share))
+            )
+        with few_query_threads(len(queries)):
+            scores, ids = self.index.search(queries, k, params=params)
+        result = fix_missing(SearchResult(scores, ids))
+        if params.nprobe < self.nlist:
+            # rows short of k hits: the probed lists held too few admitted vectors; scan every list for them
+            short = np.flatnonzero((ids >= 0).sum(axis=1) < k)
+            if len(short):
+                params.nprobe = self.nlist
+                with few_query_threads(len(short)):
+                    s2, i2 = self.index.search(queries[short], k, params=params)
+                redo = fix_missing(SearchResult(s2, i2))
+                result.scores[short], result.ids[short] = redo.scores, redo.ids
+        return result
+
+    def rebuild_needed(self) -> bool:
+        """Never: removes are real, nothing piles up (the protocol's HNSW-driven question)."""
+        return False
+
+    def exact_search(self, queries: np.ndarray, k: int) -> SearchResult:
+        """Exact while the vectors still sit in the training buffer; afterwards only PQ codes remain."""
+        if self.trained:
+            raise InvalidInput(
+                "a trained IVF-PQ index keeps only compressed codes; pass ids= and vectors= as ground truth",
+                details={"kind": self.kind},
+            )
+        return exact_search(as_vectors(queries, self.dimension), *self._buffer(), k)
+
+    def serialize(self) -> bytes:
+        header = {"params": self.params, "trained": self.trained}
+        if self.trained:
+            return pack(self.kind, header, {"faiss": self._faiss.serialize_index(self.index)})
+        buf_ids, buf_vectors = self._buffer()
+        return pack(self.kind, header, {"ids": buf_ids, "vectors": buf_vectors})
+
+    @classmethod
+    def deserialize(cls, dimension: int, data: bytes, params: dict | None = None) -> IVFPQIndex:
+        import faiss
+
+        meta, arrays = unpack(cls.kind, data)
+        out = cls(dimension, **meta["params"])
+        if meta["trained"]:
+            out.index = faiss.deserialize_index(np.ascontiguousarray(arrays["faiss"]))
+            out.index.nprobe = out.nprobe
+        else:
+            out._buf_ids = arrays["ids"].copy()
+            out._buf_vectors = arrays["vectors"].reshape(-1, dimension).copy()
+        return out
+
+    @staticmethod
+    def estimate_bytes(n: int, dimension: int, pq_m: int = 48, nbits: int = 8, nlist: int = 1024) -> int:
+        return int(n * (math.ceil(pq_m * nbits / 8) + 8) + nlist * dimension * 4 + dimension * 2**nbits * 4)
+
+    def stats(self) -> dict[str, Any]:
+        n = len(self)
+        if self.trained:
+            per_vector = self.code_bytes + 8
+            fixed = self.nlist * self.dimension * 4 + self.dimension * 2**self.nbits * 4
+            memory = n * per_vector + fixed
+        else:
+            per_vector = self.dimension * 4 + 8
+            memory = n * per_vector
+        return {
+            "type": self.kind,
+            "params": self.params,
+            "vectors": n,
+            "memory_bytes": int(memory),
+            "bytes_per_vector": per_vector,
+            "tombstones": 0,
+            "trained": self.trained,
+            "train_remaining": 0 if self.trained else self.train_size - n,
+        }
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal) if self.trained else len(self._buf_ids) + self._pending_count

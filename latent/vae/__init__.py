@@ -1,0 +1,8 @@
+"""Text VAE over sentence embeddings: train, encode/decode, interpolate, sample, arithmetic, plausibility."""
+
+from latent.vae.model import TextVAE
+from latent.vae.persist import FORMAT_VERSION
+from latent.vae.prior import PRIORS
+from latent.vae.train import TrainingCancelled
+
+__all__ = ["TextVAE", "TrainingCancelled", "PRIORS", "FORMAT_VERSION"]

@@ -1,0 +1,7 @@
+"""Routes for maps: being filled by the maps integration (see issues 5–7)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/collections/{name}", tags=["maps"])
