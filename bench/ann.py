@@ -158,10 +158,12 @@ def bench_size(n: int, kinds: list[str], mix: Mixture, args) -> list[dict]:
     if "hnsw" in kinds:
         spec = f"hnsw:M={args.hnsw_m},ef_construction={args.ef_construction}"
         plan.append(("hnsw", spec, "ef_search", [int(v) for v in args.ef_search.split(",")]))
-    if "ivf-pq" in kinds:
-        nlist = args.nlist or default_nlist(n)
-        spec = f"ivf-pq:nlist={nlist},pq_m={args.pq_m},nbits=8,train_size={min(n, 39 * nlist)}"
-        plan.append(("ivf-pq", spec, "nprobe", [int(v) for v in args.nprobe.split(",") if int(v) <= nlist]))
+    for kind in ("ivf-pq", "ivf-pq-opq"):
+        if kind in kinds:
+            nlist = args.nlist or default_nlist(n)
+            spec = f"ivf-pq:nlist={nlist},pq_m={args.pq_m},nbits=8,train_size={min(n, 39 * nlist)}"
+            spec += ",opq=1" if kind.endswith("opq") else ""
+            plan.append((kind, spec, "nprobe", [int(v) for v in args.nprobe.split(",") if int(v) <= nlist]))
     for kind, spec, knob, values in plan:
         if kind == "flat":
             index, build_s = flat, flat_s
@@ -195,7 +197,7 @@ def bench_size(n: int, kinds: list[str], mix: Mixture, args) -> list[dict]:
 def _fmt(r: dict) -> str:
     knob = next((f"{k}={r[k]}" for k in ("ef_search", "nprobe") if k in r), "")
     return (
-        f"{r['n']:>9} {r['kind']:<7}{knob:<14}{r['build_s']:>9.1f}{r['bytes_per_vector']:>9.1f}"
+        f"{r['n']:>9} {r['kind']:<11}{knob:<14}{r['build_s']:>9.1f}{r['bytes_per_vector']:>9.1f}"
         f"{r['rss_bytes_per_vector']:>9.0f}"
         f"{r['p50_ms']:>9.3f}{r['p99_ms']:>9.3f}{r['batch_qps']:>10.0f}{r['recall_at_10']:>9.4f}"
     )
@@ -204,7 +206,7 @@ def _fmt(r: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated collection sizes")
-    parser.add_argument("--kinds", default="flat,hnsw,ivf-pq")
+    parser.add_argument("--kinds", default="flat,hnsw,ivf-pq", help="of flat,hnsw,ivf-pq,ivf-pq-opq")
     parser.add_argument(
         "--embeddings", type=Path, default=None, help=".npy of real embeddings to fit the mixture"
     )
@@ -249,8 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
         flush=True,
     )
     print(
-        f"{'n':>9} {'kind':<7}{'param':<14}{'build s':>9}{'B/vec':>9}{'RSS B/v':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'batch q/s':>10}{'recall':>9}"
+        f"{'n':>9} {'kind':<11}{'param':<14}{'build s':>9}{'B/vec':>9}{'RSS B/v':>9}{'p50 ms':>9}"
+        f"{'p99 ms':>9}{'batch q/s':>10}{'recall':>9}"
     )
     rows = []
     kinds = args.kinds.split(",")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SCIFACT, print_table, write_results  # noqa: E402
-from search import free_port, index_collection, load_queries, start_server  # noqa: E402
+from search import free_port, index_collection, load_queries  # noqa: E402
 
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
 
@@ -43,6 +44,28 @@ def example_sets(ids: list[str], n: int, seed: int) -> list[tuple[list[str], lis
         chosen = rng.sample(ids, 7)
         sets.append((chosen[:5], chosen[5:]))
     return sets
+
+
+def start_server(home: Path, model: str, port: int) -> subprocess.Popen:
+    """`uvicorn service.main:create_app` on this home, once /readyz answers (it inherits the environment)."""
+    import httpx
+
+    env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model}
+    command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not become ready")
 
 
 def timed_calls(
@@ -108,6 +131,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--k", type=int, default=10, help="hits per request")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated client concurrencies")
     parser.add_argument("--seed", type=int, default=0, help="seed of the example draws")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=0,
+        help="BLAS threads in the server and in-process (0: the library default; results then go to "
+        "recommend.json, else recommend-blasN.json)",
+    )
     args = parser.parse_args(argv)
 
     from latent.config import force_offline, get_settings
@@ -126,6 +156,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from latent.store.store import Store
 
     faiss.omp_set_num_threads(settings.faiss_threads)  # as the server does
+    if args.blas_threads:
+        # NumPy's BLAS spin-waits like FAISS's OpenMP when requests run concurrently on busy cores.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # the server inherits the environment
+            os.environ[var] = str(args.blas_threads)
     store = Store(settings)
     collection = store.collection(name)
     ids, _ = collection.all_document_vectors()
@@ -209,6 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         store.close()
 
     errors = sum(r["errors"] for r in rows)
+    os.environ.setdefault("COLUMNS", "170")  # a wide table even when stdout is not a terminal
     print_table(f"Recommend vs search latency, {indexed['documents']} SciFact docs, k={args.k}", rows)
     print(f"errors: {errors}; the machine may be shared: treat the figures as noisy")
     payload = {
@@ -220,13 +258,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "examples": "5 positive + 2 negative stored ids, drawn at random",
             "model": settings.model,
             "cpus": os.cpu_count(),
+            "blas_threads": args.blas_threads or "library default",
             "load_average_at_end": os.getloadavg(),
         },
         "index": indexed,
         "rows": rows,
         "errors": errors,
     }
-    path = write_results("recommend", payload)
+    path = write_results(f"recommend-blas{args.blas_threads}" if args.blas_threads else "recommend", payload)
     print(f"wrote {path}", file=sys.stderr)
     return payload
 

@@ -28,6 +28,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document i
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 
 
+def _mount_subcommands() -> None:
+    from indexer import cli_keys, cli_recommend
+
+    app.add_typer(cli_keys.app, name="keys")
+    app.command("recommend")(cli_recommend.recommend)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"latent {__version__}")
@@ -293,6 +300,17 @@ def serve(
     import uvicorn
 
     settings = settings_from(ctx, host=host, port=port)
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        from latent.auth import ApiKeys
+        from latent.store.store import Store
+
+        store = Store.open(settings)
+        try:
+            if not ApiKeys(store.sessions).active():
+                raise fail(f"refusing to bind {settings.host} with no API key: every request would be accepted. "
+                           "Create one first: latent keys create --scope admin", 2)
+        finally:
+            store.close()
     for key, value in (ctx.obj or {}).items():  # the app builds its settings from the environment
         if value is not None:
             os.environ[f"LATENT_{key.upper()}"] = str(value)
@@ -300,6 +318,9 @@ def serve(
                err=True)
     uvicorn.run("service.main:create_app", factory=True, host=settings.host, port=settings.port, workers=workers,
                 log_level="info")
+
+
+_mount_subcommands()
 
 
 def main() -> None:

@@ -109,13 +109,10 @@ def recommend(
         return
     if result.missing:
         typer.echo(f"skipped unknown ids: {', '.join(result.missing)}", err=True)
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("rank", "score", "id", "title", "why")
+    typer.echo(f"{'rank':>4}  {'score':>8}  {'id':<24}  {'title':<40}  why")
     for h in result.hits:
-        table.add_row(str(h.rank), f"{h.score:.4f}", h.id, (h.title or "")[:60], _why(h.explanation))
-    Console().print(table)
+        title = (h.title or "")[:40]
+        typer.echo(f"{h.rank:>4}  {h.score:>8.4f}  {h.id:<24}  {title:<40}  {_why(h.explanation)}")
 
 
 def _parse_filter(text: str | None) -> dict[str, Any] | None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-from collections.abc import Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,12 @@ MIN_POINTS = 5
 # documents (1,800 kept + 200 new) the median shift of kept points fell from 0.17 (rate 1.0) to 0.08
 # of the layout's spread (Procrustes alone: 0.16) and the same trustworthiness (0.94).
 _WARM_LEARNING_RATE = 0.1
+
+# Below 4,096 points umap-learn computes exact neighbours by calling its numba metric once per pair
+# from Python (~5 us a pair). From this size on NNDescent is used instead: on 1,800 SciFact documents
+# it fits 3.1x and transforms 5.5x faster with the same trustworthiness, and stays deterministic.
+# Smaller maps keep the exact path, which is quick there and spares NNDescent's compile time.
+_EXACT_BELOW = 1000
 
 _FORMAT = "latent-map"
 _VERSION = 1
@@ -95,6 +100,7 @@ class LatentMap:
             random_state=int(self.random_state),
             transform_seed=int(self.random_state),
             n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so avoids its warning
+            force_approximation_algorithm=len(fitted) >= _EXACT_BELOW,
             init="spectral" if init is None else np.ascontiguousarray(init[fitted], dtype=np.float32),
             learning_rate=1.0 if init is None else _WARM_LEARNING_RATE,
         )
@@ -236,10 +242,9 @@ class LatentMap:
         """UMAP's transform in batches, then the alignment of the last refit (if any)."""
         coords = np.empty((len(X), 2), dtype=np.float32)
         step = max(1, int(self.batch_size))
-        with _vectorised_small_data_distances(self.reducer_):
-            for start in range(0, len(X), step):
-                job.step("umap-transform", start / len(X))
-                coords[start : start + step] = self.reducer_.transform(X[start : start + step])
+        for start in range(0, len(X), step):
+            job.step("umap-transform", start / len(X))
+            coords[start : start + step] = self.reducer_.transform(X[start : start + step])
         if self.alignment_ is not None:
             coords = self.alignment_.apply(coords)
         return coords
@@ -267,34 +272,6 @@ class LatentMap:
         for ok, message in checks:
             if not ok:
                 raise InvalidInput(message, details={"params": self.get_params()})
-
-
-# Metrics sklearn's pairwise_distances computes itself (vectorised) with the same definition as UMAP's.
-_SKLEARN_METRICS = frozenset({"cosine", "euclidean", "manhattan", "l1", "l2", "cityblock", "correlation"})
-
-
-@contextmanager
-def _vectorised_small_data_distances(reducer: object) -> Iterator[None]:
-    """Let UMAP's small-data transform use sklearn's vectorised metric instead of its numba function.
-
-    Below 4,096 fitted points umap-learn's `transform` hands its numba distance function to sklearn's
-    `pairwise_distances`, which calls it once per pair from Python: ~100 points/s. Passing the metric
-    name gives the same distances ~25x faster. Applied only for the call, so the saved reducer is untouched.
-    """
-    original = getattr(reducer, "_input_distance_func", None)
-    patch = (
-        getattr(reducer, "_small_data", False)
-        and not getattr(reducer, "_sparse_data", True)
-        and callable(original)
-        and getattr(reducer, "metric", None) in _SKLEARN_METRICS
-    )
-    if patch:
-        reducer._input_distance_func = reducer.metric  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        if patch:
-            reducer._input_distance_func = original  # type: ignore[attr-defined]
 
 
 def _check_unique(keys: Sequence[Hashable], name: str) -> None:

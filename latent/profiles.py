@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from latent.document_index import DocumentIndex, row_ids
-from latent.errors import DocumentNotFound, InvalidInput, NotFound
+from latent.errors import DocumentNotFound, InvalidInput, NotFound, TooLarge
 from latent.recommend import DEFAULT_KIND_WEIGHTS, Event, profile_examples
 from latent.recommend_service import Flags, Recommendation, run
 from latent.store.collection import Collection
@@ -66,7 +66,7 @@ def record_events(
     if not events:
         raise InvalidInput("no events given", code="empty_batch")
     if len(events) > MAX_EVENTS_PER_CALL:
-        raise InvalidInput(
+        raise TooLarge(
             f"at most {MAX_EVENTS_PER_CALL} events per call",
             code="batch_too_large",
             details={"count": len(events), "max": MAX_EVENTS_PER_CALL},

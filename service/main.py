@@ -29,6 +29,7 @@ from service.routes import (
     profiles,
     recommend,
     search,
+    ui,
     vae,
 )
 from service.schemas.common import ERROR_RESPONSES
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(ui.router)
     for module in (collections, documents, search, embed, jobs, recommend, profiles, clusterings, maps, vae):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     # Added last = outermost: metrics see the final status of every request, 413s and 500s included.

@@ -59,6 +59,7 @@ class Collection:
         self.vectors = VectorState(row.id, row.index_spec, row.dimension, index_path, sessions)
         self.filters = FilterCompiler(dialect, max_depth=max_filter_depth)
         self.checkpoint_seconds = checkpoint_seconds
+        self.dir = index_path.parent  # per-collection files (maps, VAE checkpoints); the Store sets its own
         self.vectors.open()
 
     # ----- reads -------------------------------------------------------------------------------

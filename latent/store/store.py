@@ -83,10 +83,10 @@ class Store:
                     )
             else:
                 encoder = self.encoder(model_name, backend)
-                from latent.index.factory import parse_spec
+                from latent.index.factory import create_index
 
                 spec = index or self.settings.index
-                parse_spec(spec)
+                create_index(spec, encoder.dimension)  # an unknown type or bad parameter fails before any row
                 row = CollectionRow(
                     name=name, model=model_name, backend=backend or self.settings.backend,
                     dimension=encoder.dimension, metric="cosine", index_spec=spec,
@@ -110,6 +110,7 @@ class Store:
                 row, self.sessions, self.encoder(row.model, row.backend), self.index_path(row),
                 self.lock_path(row), self.dialect, self.settings.max_filter_depth, self.settings.checkpoint_seconds,
             )
+            collection.dir = self.collection_dir(row)
             self._open[name] = collection
             return collection
 

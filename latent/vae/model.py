@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from latent.errors import Conflict, InvalidInput
 from latent.vae import ops
 from latent.vae.prior import PRIORS
-from latent.vae.train import make_config, torch_threads
+from latent.vae.train import limit_threads, make_config
 from latent.vae.vmf import fit_kappa, log_normaliser, sample_vmf
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ class TextVAE:
         self,
         latent_dim: int = 128,
         hidden_dim: int = 512,
-        beta: float = 0.5,
+        beta: float = 0.25,
         epochs: int = 100,
-        batch_size: int = 128,
-        lr: float = 2e-3,
+        batch_size: int = 256,
+        lr: float = 3e-3,
         kl_warmup_epochs: int = 20,
         free_bits: float = 0.05,
         noise: float = 0.1,
@@ -52,7 +52,7 @@ class TextVAE:
         dropout: float = 0.1,
         val_fraction: float = 0.1,
         prior: str = "mixture",
-        prior_components: int = 32,
+        prior_components: int = 64,
         n_threads: int | None = 1,
         random_state: int | None = 0,
     ):
@@ -144,7 +144,7 @@ class TextVAE:
             order = np.random.default_rng(seed).permutation(len(data))
             n_val = int(round(self.val_fraction * len(data)))
             x_val, x_train = data[np.sort(order[:n_val])], data[np.sort(order[n_val:])]
-        with torch_threads(self.n_threads):
+        with limit_threads(self.n_threads):
             result = train_network(x_train, x_val, config, progress=progress, should_stop=should_stop)
             # Build the learned state on a fresh estimator so a failure below leaves `self` untouched.
             fitted = type(self)(**self.get_params())
@@ -259,14 +259,14 @@ class TextVAE:
         anchor: ArrayLike | None = None,
         temperature: float = 1.0,
         *,
-        observation_noise: bool = True,
+        observation_noise: bool = False,
     ) -> np.ndarray:
         """`n` new unit vectors (n, d): from the sampling prior, or around `anchor`'s posterior when given.
 
-        Each draw is z from the prior (or N(mu, sigma^2) of the anchor), then x from the decoder's vMF
-        likelihood around decode(z); `observation_noise=False` returns decode(z) itself, which is smoother
-        and more generic than real documents. temperature scales both spreads (0: no randomness in z or x).
-        The same seed gives the same samples.
+        Each draw is z from the prior (or from N(mu, sigma^2) of the anchor), decoded. With
+        `observation_noise`, x is then drawn from the decoder's vMF likelihood around decode(z) (the full
+        generative model: as spread out as real documents, but each sample further from any of them).
+        temperature scales both spreads (0: no randomness). The same seed gives the same samples.
         """
         self._require_fitted()
         n = ops.check_positive_int(n, "n", maximum=100_000)

@@ -44,13 +44,9 @@ def fit_prior(kind: str, mu: np.ndarray, sigma: np.ndarray, components: int, see
         )
     mu64, var64 = mu.astype(np.float64), sigma.astype(np.float64) ** 2
     global_cov = _covariance(mu64, var64)
-    k = 1 if kind == "gaussian" else max(1, min(components, len(mu) // (2 * 10)))
-    if k == 1:
-        labels = np.zeros(len(mu), dtype=np.int64)
-    else:
-        from sklearn.cluster import KMeans
-
-        labels = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(mu64)
+    # At least ~20 points per component on average, so each cluster's mean and covariance mean something.
+    k = 1 if kind == "gaussian" else max(1, min(components, len(mu) // 20))
+    labels = np.zeros(len(mu), dtype=np.int64) if k == 1 else kmeans(mu64, k, seed)
     weights, means, chols = [], [], []
     for j in range(k):
         members = labels == j
@@ -72,3 +68,27 @@ def _covariance(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
     """Covariance of these rows' aggregate posterior: spread of the means plus the mean posterior variance."""
     spread = np.atleast_2d(np.cov(mu, rowvar=False)) if len(mu) > 1 else np.zeros((mu.shape[1],) * 2)
     return spread + np.diag(var.mean(axis=0))
+
+
+def kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 25) -> np.ndarray:
+    """Cluster labels from Lloyd's k-means with k-means++ seeding (NumPy only, deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    sq = (x * x).sum(axis=1)
+    centres = [x[rng.integers(len(x))]]
+    nearest = ((x - centres[0]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        probs = nearest / nearest.sum() if nearest.sum() > 0 else None
+        centres.append(x[rng.choice(len(x), p=probs)])
+        nearest = np.minimum(nearest, ((x - centres[-1]) ** 2).sum(axis=1))
+    c = np.asarray(centres)
+    labels = np.full(len(x), -1, dtype=np.int64)
+    for _ in range(iterations):
+        new = np.argmin(sq[:, None] - 2.0 * x @ c.T + (c * c).sum(axis=1)[None, :], axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        for j in range(k):
+            members = labels == j
+            if members.any():  # an emptied cluster keeps its old centre
+                c[j] = x[members].mean(axis=0)
+    return labels

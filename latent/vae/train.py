@@ -54,10 +54,12 @@ class TrainResult:
 
 
 @contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with `n` intra-op threads, then restore: tiny matmuls on a busy 2-core box get ~20x slower
-    with 2 spinning OpenMP threads than with 1. Process-wide while it lasts, so other torch work in the
-    process shares the limit."""
+def limit_threads(n: int | None) -> Iterator[None]:
+    """Run torch and the BLAS under NumPy with `n` threads, then restore.
+
+    Tiny matmuls on a busy 2-core machine run ~20x slower with 2 spinning OpenMP threads than with 1.
+    The limit is process-wide while it lasts, so other work in the process shares it.
+    """
     import torch
 
     if n is None:
@@ -66,7 +68,13 @@ def torch_threads(n: int | None) -> Iterator[None]:
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            yield
+        else:
+            with threadpool_limits(limits=n):
+                yield
     finally:
         torch.set_num_threads(previous)
 

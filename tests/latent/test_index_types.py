@@ -184,6 +184,21 @@ def test_ivfpq_buffers_exactly_until_trained(data):
         measure_recall(restored, queries, 10)
 
 
+def test_ivfpq_with_opq_rotation(data):
+    ids, x = data
+    ids, x = ids[:1500], x[:1500]
+    index = create_index("ivf-pq:nlist=8,nprobe=2,pq_m=8,nbits=6,train_size=1000,opq=1", DIM)
+    index.add(ids, x)
+    assert index.stats()["trained"] and index.stats()["params"]["opq"] == 1
+    assert measure_recall(index, x[::30], 10, ids=ids, vectors=x) >= 0.9
+    allowed = ids[:40]  # the first 4 clusters: search goes through the pre-transform's parameters
+    result = index.search(x[:5], 10, allowed=allowed)
+    assert np.isin(result.ids, allowed).all() and (result.ids >= 0).all()
+    restored = deserialize_index("ivf-pq", DIM, index.serialize())
+    assert restored.remove(ids[:10]) == 10
+    assert not np.isin(restored.search(x[:10], 10).ids, ids[:10]).any()
+
+
 def test_ivfpq_uses_under_64_bytes_a_vector():
     dim = 96  # code size is pq_m * nbits / 8 whatever the dimension; 96 keeps PQ training quick
     x = clustered(3000, dim=dim)

@@ -117,6 +117,16 @@ def test_sampling_is_reproducible_with_a_seed(fitted: TextVAE, data) -> None:
     np.testing.assert_allclose(still, np.repeat(fitted.reconstruct(anchor), 2, axis=0), atol=1e-6)
 
 
+def test_observation_noise_draws_around_the_decoded_mean(fitted: TextVAE) -> None:
+    means = fitted.sample(200, seed=2)
+    noisy = fitted.sample(200, seed=2, observation_noise=True)
+    np.testing.assert_array_equal(noisy, fitted.sample(200, seed=2, observation_noise=True))
+    np.testing.assert_allclose(np.linalg.norm(noisy, axis=1), 1.0, atol=1e-5)
+    cosines = (noisy * means).sum(axis=1)
+    assert 0.3 < cosines.mean() < 0.999
+    assert fitted.diversity(noisy) < fitted.diversity(means)
+
+
 def test_prior_samples_cover_the_clusters(fitted: TextVAE, data) -> None:
     _, _, centres = data
     samples = fitted.sample(300, seed=0)
@@ -185,6 +195,14 @@ def test_same_random_state_gives_the_same_model(data) -> None:
     np.testing.assert_array_equal(a.encode(x[:10])[0], b.encode(x[:10])[0])
     c = small_vae(epochs=3, random_state=1).fit(x[:200])
     assert not np.array_equal(a.encode(x[:10])[0], c.encode(x[:10])[0])
+
+
+def test_fit_without_a_validation_split_measures_on_the_training_data(data) -> None:
+    x, _, _ = data
+    model = small_vae(epochs=2, val_fraction=0.0, prior="gaussian").fit(x[:100])
+    assert model.metrics_["n_val"] == 0 and model.metrics_["n_train"] == 100
+    assert model.metrics_["self_retrieval_queries"] == 100
+    assert model.sample(3, seed=0).shape == (3, DIM)
 
 
 def test_should_stop_cancels_and_leaves_the_model_unfitted(data) -> None:
