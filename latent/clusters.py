@@ -34,10 +34,16 @@ class Job:
         self._should_stop = should_stop
 
     def step(self, stage: str, fraction: float) -> None:
+        """Report `stage` at `fraction` done, first raising Cancelled if the caller asked to stop."""
         if self._should_stop is not None and self._should_stop():
             raise Cancelled(f"stopped on request during {stage!r}", details={"stage": stage})
         if self._progress is not None:
             self._progress(stage, min(max(float(fraction), 0.0), 1.0))
+
+    def finish(self) -> None:
+        """Report ("done", 1.0); the work is complete, so a late stop request is moot."""
+        if self._progress is not None:
+            self._progress("done", 1.0)
 
 
 def as_matrix(X: object, name: str = "X", min_rows: int = 1) -> np.ndarray:
@@ -132,20 +138,23 @@ class ClusterModel:
         self._check_params()
         X = unit_rows(as_matrix(X, min_rows=2))
         job = Job(progress, should_stop)
-        self.k_scores_: dict[int, float] = {}
+        k_scores: dict[int, float] = {}
         if self.algorithm == "kmeans":
-            labels = self._fit_kmeans(X, job)
+            labels = self._fit_kmeans(X, job, k_scores)
         else:
             labels = self._fit_hdbscan(X, job)
         labels, sizes = _order_by_size(labels)
+        job.step("silhouette", 0.0)
+        silhouette = cosine_silhouette(X, labels, self.sample, self.random_state)
+        # Learned state is set only now, so a cancelled fit leaves the previous one intact.
+        self.k_scores_ = k_scores
         self.labels_ = labels
         self.sizes_ = sizes
         self.n_clusters_ = int(len(sizes))
         self.centroids_ = member_centroids(X, labels, self.n_clusters_)
-        job.step("silhouette", 0.0)
-        self.silhouette_ = cosine_silhouette(X, labels, self.sample, self.random_state)
+        self.silhouette_ = silhouette
         self.n_features_in_ = int(X.shape[1])
-        job.step("done", 1.0)
+        job.finish()
         return self
 
     def fit_predict(
@@ -169,18 +178,19 @@ class ClusterModel:
 
     # --- k-means -------------------------------------------------------------------------------
 
-    def _fit_kmeans(self, X: np.ndarray, job: Job) -> np.ndarray:
+    def _fit_kmeans(self, X: np.ndarray, job: Job, k_scores: dict[int, float]) -> np.ndarray:
         n = len(X)
         if self.k is not None:
             k = int(self.k)
             if k > n:
                 raise InvalidInput(f"k={k} is more than the {n} vectors given", details={"k": k, "rows": n})
         else:
-            k = self._choose_k(X, job)
+            k = self._choose_k(X, job, k_scores)
         job.step("kmeans", 0.0)
         return _kmeans(X, k, self.n_iter, self.n_init, self.random_state)
 
-    def _choose_k(self, X: np.ndarray, job: Job) -> int:
+    def _choose_k(self, X: np.ndarray, job: Job, scores: dict[int, float]) -> int:
+        """The k in k_range with the best cosine silhouette on a sample; fills `scores` (k -> silhouette)."""
         from sklearn.metrics import silhouette_score
 
         sample = X[_sample_index(len(X), self.sample, self.random_state)]
@@ -196,11 +206,11 @@ class ClusterModel:
             job.step("choose-k", i / len(candidates))
             labels = _kmeans(sample, k, self.n_iter, 1, self.random_state)
             if 2 <= len(np.unique(labels)) <= len(sample) - 1:
-                self.k_scores_[k] = float(silhouette_score(distances, labels, metric="precomputed"))
-        if not self.k_scores_:
+                scores[k] = float(silhouette_score(distances, labels, metric="precomputed"))
+        if not scores:
             return low
         # Highest silhouette; ties go to the smaller k.
-        return max(self.k_scores_, key=lambda k: (round(self.k_scores_[k], 6), -k))
+        return max(scores, key=lambda k: (round(scores[k], 6), -k))
 
     # --- HDBSCAN -------------------------------------------------------------------------------
 

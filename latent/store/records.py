@@ -88,3 +88,4 @@ class Hit:
     metadata: dict[str, Any] | None = None
     vector: list[float] | None = None
     scores: dict[str, float] = field(default_factory=dict)  # per-mode scores for hybrid
+    cluster: int | None = None  # in the collection's newest clustering, when it has one

@@ -78,6 +78,7 @@ class HitPublic(BaseModel):
     text: str | None = None
     metadata: dict[str, Any] | None = None
     vector: list[float] | None = None
+    cluster: int | None = Field(None, description="The hit's cluster in the newest clustering (if any).")
 
     @classmethod
     def of(cls, hit: Hit, options: SearchOptions) -> HitPublic:
@@ -89,6 +90,8 @@ class HitPublic(BaseModel):
             "title": hit.title,
             "chunk": hit.chunk,
         }
+        if hit.cluster is not None:
+            fields["cluster"] = hit.cluster
         if options.with_text:
             fields["text"] = hit.text
         if options.with_metadata:

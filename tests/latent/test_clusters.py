@@ -166,5 +166,9 @@ def test_progress_and_cancellation(corpus):
     ClusterModel(k_range=(2, 4)).fit(X, progress=lambda stage, done: stages.append((stage, done)))
     assert [s for s, _ in stages if s == "choose-k"] == ["choose-k"] * 3
     assert stages[-1] == ("done", 1.0)
-    with pytest.raises(Cancelled):
-        ClusterModel(k=3).fit(X, should_stop=lambda: True)
+    model = ClusterModel(k=3).fit(X)
+    before = model.labels_.copy()
+    calls = iter(range(100))
+    with pytest.raises(Cancelled):  # stop at the second check: after k-means, before the silhouette
+        model.fit(X[:30], should_stop=lambda: next(calls) >= 1)
+    np.testing.assert_array_equal(model.labels_, before)  # a cancelled fit leaves the last one intact
