@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent.clusters import Job, Progress, ShouldStop, _sample_index, as_matrix
+from latent.clusters import UMAP_EXACT_BELOW, Job, Progress, ShouldStop, as_matrix, sample_rows
 from latent.errors import Conflict, DimensionMismatch, InvalidInput, NotFound
 from latent.maps_align import MIN_SHARED, Alignment, Displacement, align_to_previous, warm_start_layout
 from latent.maps_quality import MapQuality, quality
@@ -24,12 +24,6 @@ MIN_POINTS = 5
 # documents (1,800 kept + 200 new) the median shift of kept points fell from 0.17 (rate 1.0) to 0.08
 # of the layout's spread (Procrustes alone: 0.16), with the same trustworthiness (0.94).
 _WARM_LEARNING_RATE = 0.1
-
-# Below 4,096 points umap-learn computes exact neighbours by calling its numba metric once per pair
-# from Python (~5 us a pair). From this size on NNDescent is used instead: on 1,800 SciFact documents
-# it fits 3.1x and transforms 5.5x faster with the same trustworthiness, and stays deterministic.
-# Smaller maps keep the exact path, which is quick there and spares NNDescent's compile time.
-_EXACT_BELOW = 1000
 
 _FORMAT = "latent-map"
 _VERSION = 1
@@ -94,7 +88,7 @@ class LatentMap:
                 f"unknown metric {self.metric!r}; use one UMAP knows, such as 'cosine' or 'euclidean'",
                 details={"metric": self.metric},
             )
-        fitted = _sample_index(len(X), int(self.sample), int(self.random_state))
+        fitted = sample_rows(len(X), int(self.sample), int(self.random_state))
         reducer = umap.UMAP(
             n_components=2,
             n_neighbors=min(int(self.n_neighbors), len(fitted) - 1),
@@ -103,7 +97,7 @@ class LatentMap:
             random_state=int(self.random_state),
             transform_seed=int(self.random_state),
             n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so avoids its warning
-            force_approximation_algorithm=len(fitted) >= _EXACT_BELOW,
+            force_approximation_algorithm=len(fitted) >= UMAP_EXACT_BELOW,
             init="spectral" if init is None else np.ascontiguousarray(init[fitted], dtype=np.float32),
             learning_rate=1.0 if init is None else _WARM_LEARNING_RATE,
         )

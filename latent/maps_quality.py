@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from latent.clusters import _sample_index, as_matrix, unit_rows
+from latent.clusters import as_matrix, sample_rows, unit_rows
 from latent.errors import InvalidInput
 
 _BLOCK_CELLS = 1 << 24  # query rows x points per distance block: bounds memory to ~130 MB
@@ -48,7 +48,7 @@ def quality(X: object, Y: object, sample: int = 2000, k: int = 10, random_state:
         raise InvalidInput("sample must be at least 4 and k at least 1", details={"sample": sample, "k": k})
     from sklearn.manifold import trustworthiness
 
-    chosen = _sample_index(len(X), int(sample), int(random_state))
+    chosen = sample_rows(len(X), int(sample), int(random_state))
     # sklearn requires n_neighbors < n_samples / 2.
     k_trust = max(1, min(int(k), (len(chosen) - 1) // 2))
     trust = float(trustworthiness(X[chosen], Y[chosen], n_neighbors=k_trust, metric="cosine"))

@@ -24,14 +24,27 @@ if TYPE_CHECKING:
     from latent.vae import TextVAE
 
 TRAINABLE = (
-    "latent_dim", "hidden_dim", "beta", "epochs", "batch_size", "lr", "kl_warmup_epochs", "free_bits",
-    "noise", "weight_decay", "dropout", "val_fraction", "prior", "prior_components", "random_state",
+    "latent_dim",
+    "hidden_dim",
+    "beta",
+    "epochs",
+    "batch_size",
+    "lr",
+    "kl_warmup_epochs",
+    "free_bits",
+    "noise",
+    "weight_decay",
+    "dropout",
+    "val_fraction",
+    "prior",
+    "prior_components",
+    "random_state",
 )
 MAX_STEPS = 100
 MAX_SAMPLES = 1000
 MAX_K = 100
 _CACHE_SIZE = 8
-_cache: OrderedDict[tuple[int, int], TextVAE] = OrderedDict()
+_cache: OrderedDict[str, TextVAE] = OrderedDict()  # by checkpoint path: unique per model
 _cache_lock = threading.Lock()
 
 
@@ -60,11 +73,17 @@ class Endpoint:
         if isinstance(value, str):
             value = {"id": value}
         if not isinstance(value, dict):
-            raise InvalidInput(f"{name} must be an id or an object with id, text or vector", details={"argument": name})
+            raise InvalidInput(
+                f"{name} must be an id or an object with id, text or vector", details={"argument": name}
+            )
         given = [k for k in ("id", "text", "vector") if value.get(k) is not None]
         if len(given) != 1 or set(value) - {"id", "text", "vector"}:
-            raise InvalidInput(f"{name} must give exactly one of id, text or vector", details={"argument": name})
-        if given[0] in ("id", "text") and (not isinstance(value[given[0]], str) or not value[given[0]].strip()):
+            raise InvalidInput(
+                f"{name} must give exactly one of id, text or vector", details={"argument": name}
+            )
+        if given[0] in ("id", "text") and (
+            not isinstance(value[given[0]], str) or not value[given[0]].strip()
+        ):
             raise InvalidInput(f"{name}.{given[0]} must be a non-empty string", details={"argument": name})
         return cls(**{given[0]: value[given[0]]})
 
@@ -90,8 +109,11 @@ def check_params(params: dict[str, Any] | None) -> dict[str, Any]:
     params = dict(params or {})
     unknown = sorted(set(params) - set(TRAINABLE))
     if unknown:
-        raise InvalidInput(f"unknown VAE parameters: {', '.join(unknown)}; known: {', '.join(TRAINABLE)}",
-                           code="invalid_params", details={"unknown": unknown})
+        raise InvalidInput(
+            f"unknown VAE parameters: {', '.join(unknown)}; known: {', '.join(TRAINABLE)}",
+            code="invalid_params",
+            details={"unknown": unknown},
+        )
     model = TextVAE(**params)
     make_config(model.get_params(), 0, PRIORS)
     return model.get_params()
@@ -115,15 +137,20 @@ def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> Va
     ctx.progress(0.0, "reading document vectors")
     _, vectors = collection.all_document_vectors()
     if len(vectors) < 4:
-        raise InvalidInput(f"collection {collection.name!r} needs at least 4 documents to train a VAE",
-                           code="too_few_documents", details={"documents": len(vectors)})
+        raise InvalidInput(
+            f"collection {collection.name!r} needs at least 4 documents to train a VAE",
+            code="too_few_documents",
+            details={"documents": len(vectors)},
+        )
     model = TextVAE(**params)
 
     def report(epoch: dict[str, Any]) -> None:
-        ctx.progress(0.9 * epoch["epoch"] / epoch["epochs"],
-                     f"epoch {epoch['epoch']}/{epoch['epochs']} loss {epoch['loss']:.4f} "
-                     f"recon_cosine {epoch['recon_cosine']:.4f} kl {epoch['kl']:.3f} "
-                     f"val_recon_cosine {epoch['val_recon_cosine']:.4f}")
+        ctx.progress(
+            0.9 * epoch["epoch"] / epoch["epochs"],
+            f"epoch {epoch['epoch']}/{epoch['epochs']} loss {epoch['loss']:.4f} "
+            f"recon_cosine {epoch['recon_cosine']:.4f} kl {epoch['kl']:.3f} "
+            f"val_recon_cosine {epoch['val_recon_cosine']:.4f}",
+        )
 
     try:
         model.fit(vectors, progress=report, should_stop=ctx.should_stop)
@@ -131,8 +158,11 @@ def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> Va
         raise JobCancelled() from None
     ctx.progress(0.95, "saving the model")
     pick = np.random.default_rng(0).permutation(len(vectors))[:2000]
-    metrics = dict(model.metrics_, real_mean_pairwise_cosine=mean_pairwise_cosine(vectors[pick]),
-                   documents=int(len(vectors)))
+    metrics = dict(
+        model.metrics_,
+        real_mean_pairwise_cosine=mean_pairwise_cosine(vectors[pick]),
+        documents=int(len(vectors)),
+    )
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     path = Path(collection.dir) / "vae" / f"vae-{stamp}-{uuid.uuid4().hex[:8]}.pt"
     model.save(path)
@@ -145,7 +175,7 @@ def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> Va
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    _remember(collection.id, info.id, model)
+    _remember(info.path, model)
     return info
 
 
@@ -155,8 +185,11 @@ def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> Va
 def list_models(collection: Collection) -> list[VaeModelInfo]:
     """The collection's trained models, newest first."""
     with collection.sessions() as s:
-        rows = s.scalars(select(VaeModelRow).where(VaeModelRow.collection_id == collection.id)
-                         .order_by(VaeModelRow.id.desc())).all()
+        rows = s.scalars(
+            select(VaeModelRow)
+            .where(VaeModelRow.collection_id == collection.id)
+            .order_by(VaeModelRow.id.desc())
+        ).all()
         return [_info(r) for r in rows]
 
 
@@ -171,39 +204,52 @@ def load_model(collection: Collection, model: int | str | None = None) -> tuple[
             if row is None:
                 raise Conflict(
                     f"collection {collection.name!r} has no trained VAE yet: train one with "
-                    f"POST /v1/collections/{collection.name}/vae or `latent train-vae --collection {collection.name}`",
-                    code="vae_not_trained", details={"collection": collection.name})
+                    f"POST /v1/collections/{collection.name}/vae or "
+                    f"`latent train-vae --collection {collection.name}`",
+                    code="vae_not_trained",
+                    details={"collection": collection.name},
+                )
         else:
             try:
                 model_id = int(model)
             except (TypeError, ValueError):
-                raise InvalidInput(f"model must be a model id, got {model!r}", details={"model": model}) from None
+                raise InvalidInput(
+                    f"model must be a model id, got {model!r}", details={"model": model}
+                ) from None
             row = s.scalars(stmt.where(VaeModelRow.id == model_id)).first()
             if row is None:
-                raise NotFound(f"VAE model {model_id} does not exist in collection {collection.name!r}",
-                               code="vae_model_not_found", details={"model": model_id, "collection": collection.name})
+                raise NotFound(
+                    f"VAE model {model_id} does not exist in collection {collection.name!r}",
+                    code="vae_model_not_found",
+                    details={"model": model_id, "collection": collection.name},
+                )
         info = _info(row)
     with _cache_lock:
-        cached = _cache.get((collection.id, info.id))
+        cached = _cache.get(info.path)
         if cached is not None:
-            _cache.move_to_end((collection.id, info.id))
+            _cache.move_to_end(info.path)
             return info, cached
     loaded = TextVAE.load(info.path)
-    _remember(collection.id, info.id, loaded)
+    _remember(info.path, loaded)
     return info, loaded
 
 
-def _remember(collection_id: int, model_id: int, model: TextVAE) -> None:
+def _remember(path: str, model: TextVAE) -> None:
     with _cache_lock:
-        _cache[(collection_id, model_id)] = model
-        _cache.move_to_end((collection_id, model_id))
+        _cache[path] = model
+        _cache.move_to_end(path)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
 
 
 def _info(row: VaeModelRow) -> VaeModelInfo:
-    return VaeModelInfo(id=row.id, params=dict(row.params or {}), metrics=dict(row.metrics or {}),
-                        path=row.path, created_at=row.created_at)
+    return VaeModelInfo(
+        id=row.id,
+        params=dict(row.params or {}),
+        metrics=dict(row.metrics or {}),
+        path=row.path,
+        created_at=row.created_at,
+    )
 
 
 # -- endpoints -----------------------------------------------------------------------------------------
@@ -234,7 +280,9 @@ def resolve(collection: Collection, endpoints: Sequence[Endpoint]) -> np.ndarray
 # -- operations ----------------------------------------------------------------------------------------
 
 
-def encode(collection: Collection, model: TextVAE, endpoints: Sequence[Endpoint]) -> tuple[np.ndarray, np.ndarray]:
+def encode(
+    collection: Collection, model: TextVAE, endpoints: Sequence[Endpoint]
+) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and standard deviation of each endpoint."""
     _check_count(len(endpoints), "inputs", MAX_SAMPLES)
     return model.encode(resolve(collection, endpoints))
@@ -247,8 +295,14 @@ def decode(model: TextVAE, z: Any) -> np.ndarray:
     return model.decode(z)
 
 
-def interpolate(collection: Collection, model: TextVAE, start: Endpoint, end: Endpoint, steps: int = 5,
-                method: str = "slerp") -> tuple[np.ndarray, np.ndarray]:
+def interpolate(
+    collection: Collection,
+    model: TextVAE,
+    start: Endpoint,
+    end: Endpoint,
+    steps: int = 5,
+    method: str = "slerp",
+) -> tuple[np.ndarray, np.ndarray]:
     """(t, vectors): `steps` points from start to end (both included)."""
     from latent.vae.ops import check_positive_int
 
@@ -257,8 +311,14 @@ def interpolate(collection: Collection, model: TextVAE, start: Endpoint, end: En
     return np.linspace(0.0, 1.0, steps), model.interpolate(ends[0], ends[1], steps, method)
 
 
-def sample(collection: Collection, model: TextVAE, n: int, seed: int | None = None,
-           anchor: Endpoint | None = None, temperature: float = 1.0) -> np.ndarray:
+def sample(
+    collection: Collection,
+    model: TextVAE,
+    n: int,
+    seed: int | None = None,
+    anchor: Endpoint | None = None,
+    temperature: float = 1.0,
+) -> np.ndarray:
     """`n` generated embeddings from the prior or around an anchor; the same seed gives the same ones."""
     n = _check_count(n, "n", MAX_SAMPLES)
     vector = resolve(collection, [anchor])[0] if anchor is not None else None
@@ -290,19 +350,25 @@ def attribute_direction(collection: Collection, model: TextVAE, filter: dict[str
     """Latent mean of documents the filter keeps minus that of the rest."""
     allowed = collection.allowed_vector_ids(filter)
     if allowed is None:
-        raise InvalidInput("an attribute filter must not be empty", code="invalid_filter", details={"filter": filter})
+        raise InvalidInput(
+            "an attribute filter must not be empty", code="invalid_filter", details={"filter": filter}
+        )
     keep = {info[1] for info in collection.chunk_documents(allowed.tolist()).values()}
     ids, vectors = collection.all_document_vectors()
     mask = np.asarray([i in keep for i in ids], dtype=bool)
     if not mask.any() or mask.all():
         raise InvalidInput(
-            f"the filter matches {'no' if not mask.any() else 'every'} document; a direction needs both sides",
-            code="invalid_filter", details={"filter": filter, "matching": int(mask.sum())})
+            f"the filter matches {'no' if not mask.any() else 'every'} document; "
+            "a direction needs both sides",
+            code="invalid_filter",
+            details={"filter": filter, "matching": int(mask.sum())},
+        )
     return model.attribute_direction(vectors[mask], vectors[~mask]).astype(np.float64)
 
 
-def bridge(collection: Collection, model: TextVAE, start: Endpoint, end: Endpoint, k: int = 10,
-           method: str = "lerp") -> list[dict[str, Any]]:
+def bridge(
+    collection: Collection, model: TextVAE, start: Endpoint, end: Endpoint, k: int = 10, method: str = "lerp"
+) -> list[dict[str, Any]]:
     """A reading path: the real documents nearest the interpolation path, deduplicated and ordered by t.
 
     The path's ends are the endpoints themselves, so its first and last documents are their nearest ones.
@@ -317,7 +383,12 @@ def bridge(collection: Collection, model: TextVAE, start: Endpoint, end: Endpoin
     best: dict[str, dict[str, Any]] = {}
     for ti, row in zip(t, hits, strict=True):
         if row and (row[0].id not in best or row[0].score > best[row[0].id]["cosine"]):
-            best[row[0].id] = {"id": row[0].id, "title": row[0].title, "t": float(ti), "cosine": float(row[0].score)}
+            best[row[0].id] = {
+                "id": row[0].id,
+                "title": row[0].title,
+                "t": float(ti),
+                "cosine": float(row[0].score),
+            }
     path = sorted(best.values(), key=lambda p: p["t"])
     if len(path) > k:  # keep both ends and evenly spaced documents between them
         keep = np.unique(np.round(np.linspace(0, len(path) - 1, k)).astype(int))
@@ -328,8 +399,9 @@ def bridge(collection: Collection, model: TextVAE, start: Endpoint, end: Endpoin
 # -- grounding -----------------------------------------------------------------------------------------
 
 
-def ground(collection: Collection, model: TextVAE, vectors: np.ndarray, k: int = 5,
-           with_vector: bool = False) -> list[dict[str, Any]]:
+def ground(
+    collection: Collection, model: TextVAE, vectors: np.ndarray, k: int = 5, with_vector: bool = False
+) -> list[dict[str, Any]]:
     """Each generated vector with its nearest real documents, novelty, plausibility and map position."""
     k = _check_count(k, "k", MAX_K)
     hits = search_many(collection, vectors=list(vectors), options=SearchOptions(k=k))
@@ -360,7 +432,7 @@ def _positions(collection: Collection, vectors: np.ndarray) -> np.ndarray | None
 
 
 def diversity(collection: Collection, info: VaeModelInfo, samples: np.ndarray) -> dict[str, Any]:
-    """Mean pairwise cosine of the samples next to the real documents', and clusters of the latest clustering touched."""
+    """Samples' mean pairwise cosine beside the real documents', and clusters of the newest clustering hit."""
     from latent.vae.ops import mean_pairwise_cosine
 
     real = info.metrics.get("real_mean_pairwise_cosine")
@@ -377,9 +449,12 @@ def diversity(collection: Collection, info: VaeModelInfo, samples: np.ndarray) -
 def clusters_touched(collection: Collection, samples: np.ndarray) -> int | None:
     """Distinct clusters of the newest clustering whose centroid is nearest some sample; None without one."""
     with collection.sessions() as s:
-        blob = s.scalars(select(ClusteringRow.centroids)
-                         .where(ClusteringRow.collection_id == collection.id, ClusteringRow.centroids.is_not(None))
-                         .order_by(ClusteringRow.id.desc()).limit(1)).first()
+        blob = s.scalars(
+            select(ClusteringRow.centroids)
+            .where(ClusteringRow.collection_id == collection.id, ClusteringRow.centroids.is_not(None))
+            .order_by(ClusteringRow.id.desc())
+            .limit(1)
+        ).first()
     if blob is None:
         return None
     centroids = np.frombuffer(blob, dtype=np.float32)
@@ -390,13 +465,25 @@ def clusters_touched(collection: Collection, samples: np.ndarray) -> int | None:
     return int(len(np.unique((samples @ (centroids / np.maximum(norms, 1e-12)).T).argmax(axis=1))))
 
 
-def save_points(collection: Collection, info: VaeModelInfo, vectors: np.ndarray,
-                provenance: list[dict[str, Any]], label: str = "") -> list[int]:
+def save_points(
+    collection: Collection,
+    info: VaeModelInfo,
+    vectors: np.ndarray,
+    provenance: list[dict[str, Any]],
+    label: str = "",
+) -> list[int]:
     """Keep generated embeddings as synthetic points (never in search results unless asked); their ids."""
     with collection.sessions() as s, s.begin():
-        rows = [SyntheticPointRow(collection_id=collection.id, vae_model_id=info.id, label=label[:256],
-                                  provenance=p, vector=np.ascontiguousarray(v, np.float32).tobytes())
-                for v, p in zip(vectors, provenance, strict=True)]
+        rows = [
+            SyntheticPointRow(
+                collection_id=collection.id,
+                vae_model_id=info.id,
+                label=label[:256],
+                provenance=p,
+                vector=np.ascontiguousarray(v, np.float32).tobytes(),
+            )
+            for v, p in zip(vectors, provenance, strict=True)
+        ]
         s.add_all(rows)
         s.flush()
         return [r.id for r in rows]

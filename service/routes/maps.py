@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from latent.errors import DimensionMismatch, InvalidInput
 from latent.jobs import JobContext, JobManager
+from latent.limits import check_batch
 from latent.map_runs import (
     fit_map,
     get_map,
@@ -19,7 +20,6 @@ from latent.map_runs import (
     project_texts,
     project_vectors,
 )
-from latent.limits import check_batch
 from service.auth import Read, Write
 from service.deps import CollectionDep, SettingsDep
 from service.schemas.analysis import (

@@ -83,8 +83,10 @@ def sample(body: SampleRequest, collection: CollectionDep) -> SampleResponse:
     info, model = vae_runs.load_model(collection, body.model)
     anchor = to_endpoint(body.anchor, "anchor") if body.anchor is not None else None
     vectors = vae_runs.sample(collection, model, body.n, body.seed, anchor, body.temperature)
-    provenance = [{"op": "sample", "seed": body.seed, "index": i, "temperature": body.temperature}
-                  for i in range(len(vectors))]
+    provenance = [
+        {"op": "sample", "seed": body.seed, "index": i, "temperature": body.temperature}
+        for i in range(len(vectors))
+    ]
     points = _grounded(collection, info, model, vectors, body.k, body.with_vector, body.save, provenance)
     diversity = vae_runs.diversity(collection, info, vectors)
     return SampleResponse(samples=points, diversity=diversity)
@@ -97,8 +99,9 @@ def arithmetic(body: ArithmeticRequest, collection: CollectionDep) -> GroundedPo
     terms = [t.to_term(i) for i, t in enumerate(body.terms)]
     vector = vae_runs.arithmetic(collection, model, terms)[None, :]
     provenance = [{"op": "arithmetic", "terms": [t.model_dump(exclude_none=True) for t in body.terms]}]
-    return GroundedPoint(**_grounded(collection, info, model, vector, body.k, body.with_vector, body.save,
-                                     provenance)[0])
+    return GroundedPoint(
+        **_grounded(collection, info, model, vector, body.k, body.with_vector, body.save, provenance)[0]
+    )
 
 
 @router.post("/vae/bridge", name="bridge", dependencies=[Read])
@@ -109,10 +112,20 @@ def bridge(body: BridgeRequest, collection: CollectionDep) -> BridgeResponse:
     return BridgeResponse(path=vae_runs.bridge(collection, model, start, end, body.k, body.method))
 
 
-def _grounded(collection: Collection, info: VaeModelInfo, model: Any, vectors: np.ndarray, k: int,
-              with_vector: bool, save: bool, provenance: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _grounded(
+    collection: Collection,
+    info: VaeModelInfo,
+    model: Any,
+    vectors: np.ndarray,
+    k: int,
+    with_vector: bool,
+    save: bool,
+    provenance: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     points = vae_runs.ground(collection, model, vectors, k, with_vector)
     if save:
-        for point, sid in zip(points, vae_runs.save_points(collection, info, vectors, provenance), strict=True):
+        for point, sid in zip(
+            points, vae_runs.save_points(collection, info, vectors, provenance), strict=True
+        ):
             point["synthetic_id"] = sid
     return points

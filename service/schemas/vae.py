@@ -14,8 +14,9 @@ from service.schemas.common import Strict
 class VaeCreate(Strict):
     params: dict[str, Any] = Field(
         default_factory=dict,
-        description="TextVAE parameters: latent_dim, hidden_dim, beta, epochs, batch_size, lr, kl_warmup_epochs, "
-        "free_bits, noise, weight_decay, dropout, val_fraction, prior, prior_components, random_state.",
+        description="TextVAE parameters: latent_dim, hidden_dim, beta, epochs, batch_size, lr, "
+        "kl_warmup_epochs, free_bits, noise, weight_decay, dropout, val_fraction, prior, "
+        "prior_components, random_state.",
         examples=[{"latent_dim": 64, "hidden_dim": 512, "beta": 0.25, "epochs": 60}],
     )
 
@@ -94,7 +95,8 @@ class InterpolateRequest(GenerateOptions):
     end: EndpointLike
     steps: int = Field(5, description="Points from start to end, both included (2–100).")
     method: Literal["slerp", "lerp"] = Field(
-        "slerp", description="slerp: great circle between the embeddings; lerp: straight line in latent space."
+        "slerp",
+        description="slerp: great circle between the embeddings; lerp: straight line in latent space.",
     )
 
 
@@ -106,7 +108,9 @@ class Neighbor(BaseModel):
 
 class Plausibility(BaseModel):
     elbo: float = Field(description="Evidence lower bound on log-density under the model (nats).")
-    percentile: float = Field(description="Percent of the collection's documents with an ELBO at or below it.")
+    percentile: float = Field(
+        description="Percent of the collection's documents with an ELBO at or below it."
+    )
 
 
 class Position(BaseModel):
@@ -166,7 +170,9 @@ class TermIn(Strict):
 
                 raise InvalidInput(f"term {i} mixes a filter with an id, text or vector", details={"term": i})
             return Term(sign=self.sign, weight=self.weight, filter=self.filter)
-        body = {k: v for k, v in (("id", self.id), ("text", self.text), ("vector", self.vector)) if v is not None}
+        body = {
+            k: v for k, v in (("id", self.id), ("text", self.text), ("vector", self.vector)) if v is not None
+        }
         return Term(sign=self.sign, weight=self.weight, endpoint=Endpoint.parse(body, f"terms[{i}]"))
 
 

@@ -1,0 +1,225 @@
+"""`latent train-vae` and `latent vae sample|interpolate|bridge`: the text VAE from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from latent.config import Settings, get_settings
+from latent.errors import InvalidInput, LatentError
+from latent.jobs import JobCancelled, run_inline
+from latent.store.collection import Collection
+from latent.store.store import Store
+
+app = typer.Typer(
+    help="Generate with a collection's text VAE: sample, interpolate, bridge.", no_args_is_help=True
+)
+
+CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+ModelOpt = Annotated[
+    int | None, typer.Option("--model", help="Model id (`latent vae` list via GET …/vae); newest by default.")
+]
+KOpt = Annotated[int, typer.Option("-k", help="Real neighbours shown per generated point.")]
+
+
+def _settings(ctx: typer.Context | None) -> Settings:
+    """Settings from the environment with the main command's global options (ctx.obj) on top."""
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, Settings):
+        return obj
+    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
+
+
+@contextmanager
+def _collection(ctx: typer.Context, name: str) -> Iterator[Collection]:
+    """Open the store and the collection; domain errors become exit codes (2 bad input, 1 otherwise)."""
+    try:
+        with Store(_settings(ctx)) as store:
+            yield store.collection(name)
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    except LatentError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _endpoint(id_: str | None, text: str | None, name: str) -> Any:
+    from latent.vae_runs import Endpoint
+
+    if (id_ is None) == (text is None):
+        raise InvalidInput(
+            f"give exactly one of --{name} (a stored id) or --{name}-text", details={"argument": name}
+        )
+    return Endpoint(id=id_) if id_ is not None else Endpoint(text=text)
+
+
+def _echo_progress() -> Callable[[float, str], None]:
+    def echo(fraction: float, message: str) -> None:
+        sys.stderr.write(f"\r[{fraction * 100:5.1f}%] {message[:100]:<100}")
+        sys.stderr.flush()
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+
+    return echo
+
+
+def _print_points(points: list[dict[str, Any]], extra: str | None = None) -> None:
+    head = f"{extra:>6}  " if extra else ""
+    typer.echo(f"{head}{'novelty':>7}  {'pctl':>5}  nearest documents (cosine)")
+    for p in points:
+        near = ", ".join(f"{n['id']} ({n['cosine']:.2f})" for n in p["neighbors"][:3])
+        lead = f"{p[extra]:>6.2f}  " if extra else ""
+        typer.echo(f"{lead}{p['novelty']:>7.3f}  {p['plausibility']['percentile']:>5.1f}  {near}")
+
+
+def train_vae(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size.")] = None,
+    hidden_dim: Annotated[int | None, typer.Option(help="Hidden layer size of encoder and decoder.")] = None,
+    beta: Annotated[float | None, typer.Option(help="Weight of the KL term.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="random_state of the training.")] = None,
+    params: Annotated[
+        str | None, typer.Option(help='Other TextVAE parameters as JSON, e.g. \'{"prior": "gaussian"}\'.')
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a text VAE on the collection's document vectors (progress on stderr); prints the model's metrics.
+
+    Exit codes: 0 ok, 1 the collection does not exist or training failed, 2 invalid parameters.
+    """
+    from latent import vae_runs
+
+    try:
+        extra = json.loads(params) if params else {}
+    except json.JSONDecodeError as exc:
+        typer.echo(f"error: --params is not valid JSON: {exc.msg}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(extra, dict):
+        typer.echo("error: --params must be a JSON object", err=True)
+        raise typer.Exit(2)
+    given = {
+        "latent_dim": latent_dim,
+        "hidden_dim": hidden_dim,
+        "beta": beta,
+        "epochs": epochs,
+        "random_state": seed,
+    }
+    extra.update({k: v for k, v in given.items() if v is not None})
+    with _collection(ctx, collection) as coll:
+        try:
+            result = run_inline(vae_runs.train_job(coll, extra), echo=_echo_progress())
+        except JobCancelled:
+            typer.echo("\ncancelled", err=True)
+            raise typer.Exit(1) from None
+        info = next(m for m in vae_runs.list_models(coll) if m.id == result["model_id"])
+    if as_json:
+        typer.echo(
+            json.dumps({"model_id": info.id, "params": info.params, "metrics": info.metrics}, indent=2)
+        )
+        return
+    typer.echo(f"model {info.id} trained on {collection!r}")
+    for key in ("val_recon_cosine", "kl", "active_units", "self_retrieval_top1", "training_seconds"):
+        if key in info.metrics:
+            typer.echo(f"  {key:<20} {info.metrics[key]}")
+
+
+@app.command()
+def sample(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    n: Annotated[int, typer.Option("-n", help="How many samples.")] = 5,
+    seed: Annotated[int | None, typer.Option(help="The same seed gives the same samples.")] = None,
+    anchor: Annotated[str | None, typer.Option(help="Sample around this stored document id.")] = None,
+    anchor_text: Annotated[str | None, typer.Option(help="Sample around this text.")] = None,
+    temperature: Annotated[float, typer.Option(help="Spread, 0–10.")] = 1.0,
+    k: KOpt = 5,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate embeddings from the VAE's prior (or around an anchor), each grounded in real documents."""
+    from latent import vae_runs
+
+    with _collection(ctx, collection) as coll:
+        info, vae = vae_runs.load_model(coll, model)
+        point = _endpoint(anchor, anchor_text, "anchor") if anchor or anchor_text else None
+        vectors = vae_runs.sample(coll, vae, n, seed, point, temperature)
+        body = {
+            "samples": vae_runs.ground(coll, vae, vectors, k),
+            "diversity": vae_runs.diversity(coll, info, vectors),
+        }
+    if as_json:
+        typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    _print_points(body["samples"])
+    d = body["diversity"]
+    typer.echo(
+        f"diversity: mean pairwise cosine {d['mean_pairwise_cosine']} "
+        f"(real documents {d['real_mean_pairwise_cosine']}), clusters touched {d['clusters_touched']}"
+    )
+
+
+@app.command()
+def interpolate(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    start: Annotated[str | None, typer.Option(help="Start: a stored document id.")] = None,
+    end: Annotated[str | None, typer.Option(help="End: a stored document id.")] = None,
+    start_text: Annotated[str | None, typer.Option(help="Start: a text.")] = None,
+    end_text: Annotated[str | None, typer.Option(help="End: a text.")] = None,
+    steps: Annotated[int, typer.Option(help="Points, both ends included (2–100).")] = 5,
+    method: Annotated[str, typer.Option(help="slerp (on the sphere) | lerp (in latent space).")] = "slerp",
+    k: KOpt = 5,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Points from one document or text to another, each grounded in its nearest real documents."""
+    from latent import vae_runs
+
+    with _collection(ctx, collection) as coll:
+        _, vae = vae_runs.load_model(coll, model)
+        a, b = _endpoint(start, start_text, "start"), _endpoint(end, end_text, "end")
+        t, vectors = vae_runs.interpolate(coll, vae, a, b, steps, method)
+        points = [
+            {**p, "t": float(x)} for p, x in zip(vae_runs.ground(coll, vae, vectors, k), t, strict=True)
+        ]
+    if as_json:
+        typer.echo(json.dumps({"steps": points}, indent=2, ensure_ascii=False))
+        return
+    _print_points(points, extra="t")
+
+
+@app.command()
+def bridge(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    start: Annotated[str | None, typer.Option(help="Start: a stored document id.")] = None,
+    end: Annotated[str | None, typer.Option(help="End: a stored document id.")] = None,
+    start_text: Annotated[str | None, typer.Option(help="Start: a text.")] = None,
+    end_text: Annotated[str | None, typer.Option(help="End: a text.")] = None,
+    k: Annotated[int, typer.Option("-k", help="Longest path (documents).")] = 10,
+    method: Annotated[str, typer.Option(help="lerp | slerp.")] = "lerp",
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A reading path: the real documents along the way from one idea to another, in order."""
+    from latent import vae_runs
+
+    with _collection(ctx, collection) as coll:
+        _, vae = vae_runs.load_model(coll, model)
+        a, b = _endpoint(start, start_text, "start"), _endpoint(end, end_text, "end")
+        path = vae_runs.bridge(coll, vae, a, b, k, method)
+    if as_json:
+        typer.echo(json.dumps({"path": path}, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{'t':>5}  {'cosine':>6}  {'id':<24}  title")
+    for p in path:
+        typer.echo(f"{p['t']:>5.2f}  {p['cosine']:>6.3f}  {p['id']:<24}  {(p['title'] or '')[:60]}")
