@@ -29,12 +29,14 @@ CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collecti
 
 
 def _mount_subcommands() -> None:
-    from indexer import cli_analysis, cli_keys, cli_recommend
+    from indexer import cli_analysis, cli_keys, cli_recommend, cli_vae
 
     app.add_typer(cli_keys.app, name="keys")
     app.command("recommend")(cli_recommend.recommend)
     app.command("cluster")(cli_analysis.cluster)
     app.command("map")(cli_analysis.map)
+    app.command("train-vae")(cli_vae.train_vae)
+    app.add_typer(cli_vae.app, name="vae")
 
 
 def _version(value: bool) -> None:
