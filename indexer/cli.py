@@ -54,7 +54,9 @@ def main_options(
     backend: Annotated[str | None, typer.Option(help="Encoder backend: torch|onnx|onnx-int8|openvino.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Texts per encoder forward pass.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device (cpu).")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """Global options apply to every command; each also reads LATENT_* environment variables."""
     ctx.obj = {"home": home, "database_url": database_url, "model": model, "backend": backend,
@@ -101,7 +103,9 @@ def index(
     id_field: Annotated[str | None, typer.Option(help="Field holding the document id (default _id/id).")] = None,
     text_fields: Annotated[str | None, typer.Option(help="Comma-separated fields joined as the text.")] = None,
     title_field: Annotated[str | None, typer.Option(help="Field holding the title (default title).")] = None,
-    metadata_fields: Annotated[str | None, typer.Option(help="Comma-separated metadata fields (default: all others).")] = None,
+    metadata_fields: Annotated[
+        str | None, typer.Option(help="Comma-separated metadata fields (default: all others).")
+    ] = None,
     index_type: Annotated[str | None, typer.Option("--index", help="Index type for a new collection.")] = None,
     batch_docs: Annotated[int, typer.Option(help="Documents per committed batch.")] = 256,
     limit: Annotated[int | None, typer.Option(help="Index at most this many documents.")] = None,
@@ -164,7 +168,9 @@ def search(
     collection: CollectionOpt = "demo",
     k: Annotated[int, typer.Option("-k", help="Number of hits.", min=1, max=1000)] = 10,
     mode: Annotated[str, typer.Option(help="dense | sparse | hybrid.")] = "dense",
-    filter: Annotated[str | None, typer.Option(help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')] = None,
+    filter: Annotated[
+        str | None, typer.Option(help='Metadata filter as JSON, e.g. \'{"year": {"$gte": 2020}}\'.')
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a collection and print the best documents."""
@@ -198,7 +204,8 @@ def collections(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         store.close()
     data = [{"name": c.name, "model": c.model, "dimension": c.dimension, "documents": c.documents,
              "chunks": c.chunks, "index": c.index} for c in infos]
-    emit(data, as_json, [list(d.values()) for d in data], ["name", "model", "dimension", "documents", "chunks", "index"])
+    headers = ["name", "model", "dimension", "documents", "chunks", "index"]
+    emit(data, as_json, [list(d.values()) for d in data], headers)
 
 
 @app.command()

@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from indexer.sources import Item, Rejected
 from latent.errors import InvalidInput
 from latent.store.records import DocumentInput
 from latent.store.store import Store
-
-from indexer.sources import Item, Rejected
 
 
 @dataclass(slots=True)

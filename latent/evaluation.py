@@ -59,7 +59,8 @@ class BeirFolder:
 
 def load_beir(folder: Path, split: str = "test") -> BeirFolder:
     """corpus.jsonl, queries.jsonl and qrels/<split>.tsv of a BEIR dataset folder."""
-    corpus, queries_path, qrels_path = folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv"
+    corpus, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
+    qrels_path = folder / "qrels" / f"{split}.tsv"
     for p in (corpus, queries_path, qrels_path):
         if not p.is_file():
             raise InvalidInput(f"{folder} is not a BEIR folder: {p.relative_to(folder)} is missing",

@@ -51,7 +51,9 @@ class JobRecord:
 class JobContext:
     """What a running job sees: progress reporting and a cancellation check."""
 
-    def __init__(self, manager: JobManager | None, job_id: str | None, echo: Callable[[float, str], None] | None = None):
+    def __init__(
+        self, manager: JobManager | None, job_id: str | None, echo: Callable[[float, str], None] | None = None
+    ):
         self._manager = manager
         self.job_id = job_id
         self._echo = echo

@@ -79,7 +79,11 @@ def search_many(collection: Collection, queries: list[str] | None = None,
     if opts.mode in ("sparse", "hybrid"):
         pool = need if opts.mode == "sparse" else max(100, 2 * need)
         sparse = [
-            [s for s in sparse_ranking(collection, q, pool + len(opts.exclude), opts.filter) if s.doc_id not in opts.exclude]
+            [
+                s
+                for s in sparse_ranking(collection, q, pool + len(opts.exclude), opts.filter)
+                if s.doc_id not in opts.exclude
+            ]
             for q in queries or []
         ]
         ranked = sparse if opts.mode == "sparse" else [
@@ -88,7 +92,9 @@ def search_many(collection: Collection, queries: list[str] | None = None,
     return [enrich(collection, r[opts.offset : need], opts) for r in ranked]
 
 
-def encode_queries(collection: Collection, queries: list[str] | None, vectors: Sequence[Sequence[float]] | None) -> np.ndarray:
+def encode_queries(
+    collection: Collection, queries: list[str] | None, vectors: Sequence[Sequence[float]] | None
+) -> np.ndarray:
     if queries is not None:
         return collection.encoder.encode(queries)
     arr = np.asarray(vectors, dtype=np.float32)
@@ -104,7 +110,9 @@ def encode_queries(collection: Collection, queries: list[str] | None, vectors: S
     return arr / norms
 
 
-def dense_ranking(collection: Collection, qvecs: np.ndarray, n_docs: int, allowed: np.ndarray | None) -> list[list[_Scored]]:
+def dense_ranking(
+    collection: Collection, qvecs: np.ndarray, n_docs: int, allowed: np.ndarray | None
+) -> list[list[_Scored]]:
     """Top documents per query: chunks are searched, then each document keeps its best chunk."""
     total = len(collection.vectors.index)
     fetch = min(max(2 * n_docs + 10, 16), max(total, 1))

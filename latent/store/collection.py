@@ -100,7 +100,9 @@ class Collection:
         by_id = {r.external_id: _record(r) for r in rows}
         return [by_id[i] for i in external_ids if i in by_id]
 
-    def list_documents(self, offset: int = 0, limit: int = 100, filter: dict | None = None) -> tuple[list[DocumentRecord], int]:
+    def list_documents(
+        self, offset: int = 0, limit: int = 100, filter: dict | None = None
+    ) -> tuple[list[DocumentRecord], int]:
         clause = self.filters.compile(filter)
         base = select(DocumentRow).where(DocumentRow.collection_id == self.id)
         if clause is not None:
@@ -216,7 +218,9 @@ class Collection:
         return {ext: int(cluster) for ext, cluster in rows}
 
     # ----- writes ------------------------------------------------------------------------------
-    def prepare(self, docs: Sequence[DocumentInput], skip_hashes: dict[str, str] | None = None) -> tuple[list[PreparedDocument], list[DocumentInput]]:
+    def prepare(
+        self, docs: Sequence[DocumentInput], skip_hashes: dict[str, str] | None = None
+    ) -> tuple[list[PreparedDocument], list[DocumentInput]]:
         """Chunk and embed the documents whose content changed; returns (prepared, unchanged).
 
         Runs without the writer lock: the expensive part (the encoder) overlaps other writers.
@@ -321,7 +325,8 @@ class Collection:
         )
         removed = s.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(list(existing.values())))).all()
         if removed:
-            s.execute(insert(VectorDeletionRow), [{"vector_id": v, "collection_id": self.id, "seq": seq} for v in removed])
+            deletions = [{"vector_id": v, "collection_id": self.id, "seq": seq} for v in removed]
+            s.execute(insert(VectorDeletionRow), deletions)
             s.execute(delete(ChunkRow).where(ChunkRow.id.in_(removed)))
         new_rows = []
         for p in prepared:

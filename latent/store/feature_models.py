@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from latent.store.models import BigIntId, Base, JSONType, utcnow
+from latent.store.models import Base, BigIntId, JSONType, utcnow
 
 
 class JobRow(Base):

@@ -117,8 +117,12 @@ class Store:
     def list_collections(self) -> list[CollectionInfo]:
         with self.sessions() as s:
             rows = s.scalars(select(CollectionRow).order_by(CollectionRow.name)).all()
-            docs = dict(s.execute(select(DocumentRow.collection_id, func.count()).group_by(DocumentRow.collection_id)).all())
-            chunks = dict(s.execute(select(ChunkRow.collection_id, func.count()).group_by(ChunkRow.collection_id)).all())
+            docs = dict(
+                s.execute(select(DocumentRow.collection_id, func.count()).group_by(DocumentRow.collection_id)).all()
+            )
+            chunks = dict(
+                s.execute(select(ChunkRow.collection_id, func.count()).group_by(ChunkRow.collection_id)).all()
+            )
         return [
             CollectionInfo(
                 name=r.name, model=r.model, backend=r.backend, dimension=r.dimension, metric=r.metric,

@@ -5,14 +5,16 @@ Revises: 0002
 Create Date: 2026-11-23 13:05:27.753210
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
 def upgrade() -> None:
@@ -21,12 +23,17 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('collection_id', sa.Integer(), nullable=False),
     sa.Column('algorithm', sa.String(length=32), nullable=False),
-    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('params', JSONType, nullable=False),
     sa.Column('silhouette', sa.Float(), nullable=True),
-    sa.Column('clusters', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('clusters', JSONType, nullable=False),
     sa.Column('centroids', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_clusterings_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['collection_id'],
+        ['collections.id'],
+        name=op.f('fk_clusterings_collection_id_collections'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clusterings'))
     )
     with op.batch_alter_table('clusterings', schema=None) as batch_op:
@@ -39,14 +46,19 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('progress', sa.Float(), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('params', JSONType, nullable=False),
+    sa.Column('result', JSONType, nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('owner_pid', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_jobs_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['collection_id'],
+        ['collections.id'],
+        name=op.f('fk_jobs_collection_id_collections'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
@@ -55,13 +67,18 @@ def upgrade() -> None:
     op.create_table('maps',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('collection_id', sa.Integer(), nullable=False),
-    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('quality', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('alignment', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('params', JSONType, nullable=False),
+    sa.Column('quality', JSONType, nullable=False),
+    sa.Column('alignment', JSONType, nullable=True),
     sa.Column('clustering_id', sa.Integer(), nullable=True),
     sa.Column('path', sa.String(length=1024), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_maps_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['collection_id'],
+        ['collections.id'],
+        name=op.f('fk_maps_collection_id_collections'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_maps'))
     )
     with op.batch_alter_table('maps', schema=None) as batch_op:
@@ -75,7 +92,12 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('weight', sa.Float(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_profile_events_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['collection_id'],
+        ['collections.id'],
+        name=op.f('fk_profile_events_collection_id_collections'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_profile_events'))
     )
     with op.batch_alter_table('profile_events', schema=None) as batch_op:
@@ -86,10 +108,15 @@ def upgrade() -> None:
     sa.Column('collection_id', sa.Integer(), nullable=False),
     sa.Column('vae_model_id', sa.Integer(), nullable=True),
     sa.Column('label', sa.String(length=256), nullable=False),
-    sa.Column('provenance', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('provenance', JSONType, nullable=False),
     sa.Column('vector', sa.LargeBinary(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_synthetic_points_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['collection_id'],
+        ['collections.id'],
+        name=op.f('fk_synthetic_points_collection_id_collections'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_synthetic_points'))
     )
     with op.batch_alter_table('synthetic_points', schema=None) as batch_op:
@@ -98,11 +125,16 @@ def upgrade() -> None:
     op.create_table('vae_models',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('collection_id', sa.Integer(), nullable=False),
-    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('metrics', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('params', JSONType, nullable=False),
+    sa.Column('metrics', JSONType, nullable=False),
     sa.Column('path', sa.String(length=1024), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['collections.id'], name=op.f('fk_vae_models_collection_id_collections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['collection_id'],
+        ['collections.id'],
+        name=op.f('fk_vae_models_collection_id_collections'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vae_models'))
     )
     with op.batch_alter_table('vae_models', schema=None) as batch_op:
@@ -112,8 +144,18 @@ def upgrade() -> None:
     sa.Column('clustering_id', sa.Integer(), nullable=False),
     sa.Column('document_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('cluster', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['clustering_id'], ['clusterings.id'], name=op.f('fk_cluster_assignments_clustering_id_clusterings'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_cluster_assignments_document_id_documents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['clustering_id'],
+        ['clusterings.id'],
+        name=op.f('fk_cluster_assignments_clustering_id_clusterings'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['document_id'],
+        ['documents.id'],
+        name=op.f('fk_cluster_assignments_document_id_documents'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('clustering_id', 'document_id', name=op.f('pk_cluster_assignments'))
     )
     with op.batch_alter_table('cluster_assignments', schema=None) as batch_op:
@@ -126,7 +168,12 @@ def upgrade() -> None:
     sa.Column('x', sa.Float(), nullable=False),
     sa.Column('y', sa.Float(), nullable=False),
     sa.Column('fitted', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_map_points_document_id_documents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['document_id'],
+        ['documents.id'],
+        name=op.f('fk_map_points_document_id_documents'),
+        ondelete='CASCADE',
+    ),
     sa.ForeignKeyConstraint(['map_id'], ['maps.id'], name=op.f('fk_map_points_map_id_maps'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('map_id', 'document_id', name=op.f('pk_map_points'))
     )

@@ -65,7 +65,8 @@ def test_kmeans_recovers_topics_with_labels_and_documents(client: TestClient, to
         # A cluster's terms come from its own topic's words.
         docs = {d["id"]: d for d in topic_docs()}
         words = set(docs[members["data"][0]["id"]]["text"].split())
-        vocabulary = {w for d in topic_docs() if topic(d["id"]) == topic(members["data"][0]["id"]) for w in d["text"].split()}
+        first = topic(members["data"][0]["id"])
+        vocabulary = {w for d in topic_docs() if topic(d["id"]) == first for w in d["text"].split()}
         assert set(c["terms"]) <= vocabulary | words | {"fruit", "machine", "music"}
     assert len(truth) == 3 * PER_TOPIC
     assert adjusted_rand_score(truth, found) >= 0.8
