@@ -126,9 +126,7 @@ def bench_maps(X: np.ndarray, held: np.ndarray, ids: list[str], args: argparse.N
     return out
 
 
-def bench_clusters(
-    X: np.ndarray, texts: list[str], ids: list[str], args: argparse.Namespace
-) -> dict[str, Any]:
+def bench_clusters(X: np.ndarray, texts: list[str], ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
     from sklearn.cluster import KMeans
 
     from latent.clusters import ClusterModel, cosine_silhouette, describe_clusters, unit_rows
@@ -176,29 +174,19 @@ def quality_text(figures: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embeddings", type=Path, help="a .npy of document vectors in corpus order")
     parser.add_argument("--data", type=Path, default=SCIFACT, help="folder holding corpus.jsonl")
     parser.add_argument("--limit", type=int, help="use the first N documents")
     parser.add_argument("--model", default="all-MiniLM-L6-v2", help="encoder when no --embeddings is given")
-    parser.add_argument(
-        "--held-out", type=float, default=0.1, help="fraction kept out of the fit and transformed"
-    )
-    parser.add_argument(
-        "--sample", type=int, default=50_000, help="LatentMap sample (fit on at most this many)"
-    )
-    parser.add_argument(
-        "--quality-sample", type=int, default=2000, help="points sampled for the quality figures"
-    )
+    parser.add_argument("--held-out", type=float, default=0.1, help="fraction kept out of the fit and transformed")
+    parser.add_argument("--sample", type=int, default=50_000, help="LatentMap sample (fit on at most this many)")
+    parser.add_argument("--quality-sample", type=int, default=2000, help="points sampled for the quality figures")
     parser.add_argument("--k", type=int, default=20, help="k for the fixed-k k-means runs")
     parser.add_argument("--k-range", type=int, nargs=2, default=(2, 30), help="range searched for the best k")
     parser.add_argument("--min-cluster-size", type=int, default=15, help="HDBSCAN min_cluster_size")
     parser.add_argument("--no-refit", action="store_true", help="skip the refit-stability runs (3 more fits)")
-    parser.add_argument(
-        "--threads", type=int, help="cap FAISS/BLAS/OpenMP threads (default: library defaults)"
-    )
+    parser.add_argument("--threads", type=int, help="cap FAISS/BLAS/OpenMP threads (default: library defaults)")
     args = parser.parse_args()
     if args.threads:
         import faiss

@@ -67,9 +67,7 @@ def sample_figures(samples: np.ndarray, corpus: np.ndarray, prefix: str) -> dict
     }
 
 
-def bench_vae(
-    params: dict[str, Any], train: np.ndarray, val: np.ndarray, corpus: np.ndarray
-) -> dict[str, Any]:
+def bench_vae(params: dict[str, Any], train: np.ndarray, val: np.ndarray, corpus: np.ndarray) -> dict[str, Any]:
     """Fit one TextVAE and measure it; samples are 1,000 prior draws with seed 0."""
     from latent.vae import TextVAE
 
@@ -143,9 +141,7 @@ def parse_grid(spec: str) -> list[tuple[int, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embeddings", type=Path, help="a .npy of document vectors in corpus order")
     parser.add_argument("--data", type=Path, default=SCIFACT, help="folder holding corpus.jsonl")
     parser.add_argument("--limit", type=int, help="use the first N documents")
@@ -189,9 +185,7 @@ def main() -> None:
     plain_params = base | {"noise": 0.0, "dropout": 0.0, "free_bits": 0.0, "kl_warmup_epochs": 0}
     plain_params |= {"weight_decay": 0.0, "prior": "standard", "latent_dim": 64, "beta": 1.0}
     plain = bench_vae(plain_params, train, val, corpus)
-    pca = bench_pca(
-        int(defaults["latent_dim"]), train, val, corpus, defaults["prior"], defaults["prior_components"]
-    )
+    pca = bench_pca(int(defaults["latent_dim"]), train, val, corpus, defaults["prior"], defaults["prior_components"])
     kind = defaults["prior"]
     pca_prior = {
         "sample_diversity": pca[f"{kind}_prior_sample_diversity"],

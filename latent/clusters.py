@@ -59,9 +59,7 @@ def as_matrix(X: object, name: str = "X", min_rows: int = 1) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{name} must be a numeric matrix: {exc}", details={"name": name}) from exc
     if array.ndim != 2:
-        raise InvalidInput(
-            f"{name} must be 2-D, got shape {array.shape}", details={"shape": list(array.shape)}
-        )
+        raise InvalidInput(f"{name} must be 2-D, got shape {array.shape}", details={"shape": list(array.shape)})
     if array.shape[0] < min_rows or array.shape[1] < 1:
         raise InvalidInput(
             f"{name} needs at least {min_rows} rows and 1 column, got shape {array.shape}",
@@ -134,9 +132,7 @@ class ClusterModel:
             "random_state": self.random_state,
         }
 
-    def fit(
-        self, X: object, progress: Progress | None = None, should_stop: ShouldStop | None = None
-    ) -> ClusterModel:
+    def fit(self, X: object, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> ClusterModel:
         """Learn `labels_` (cluster per row, -1 = noise), `centroids_`, `sizes_`, `silhouette_`.
 
         Cluster ids are ordered by size, largest first.
@@ -248,9 +244,7 @@ class ClusterModel:
         try:
             self._check_param_values()
         except (TypeError, ValueError) as exc:  # e.g. k="ten": a bad parameter, not a crash
-            raise InvalidInput(
-                f"invalid clustering parameters: {exc}", details={"params": self.get_params()}
-            ) from exc
+            raise InvalidInput(f"invalid clustering parameters: {exc}", details={"params": self.get_params()}) from exc
 
     def _check_param_values(self) -> None:
         if self.algorithm not in ALGORITHMS:

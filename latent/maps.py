@@ -69,9 +69,7 @@ class LatentMap:
             "batch_size": self.batch_size,
         }
 
-    def fit(
-        self, X: object, progress: Progress | None = None, should_stop: ShouldStop | None = None
-    ) -> LatentMap:
+    def fit(self, X: object, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> LatentMap:
         """Lay out every row of X in 2-D (`embedding_`, float32, shape (n, 2))."""
         job = Job(progress, should_stop)
         self._fit(as_matrix(X, min_rows=MIN_POINTS), job, init=None)
@@ -197,9 +195,7 @@ class LatentMap:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump(
-                    {"format": _FORMAT, "version": _VERSION, "map": self}, handle, pickle.HIGHEST_PROTOCOL
-                )
+                pickle.dump({"format": _FORMAT, "version": _VERSION, "map": self}, handle, pickle.HIGHEST_PROTOCOL)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -219,14 +215,8 @@ class LatentMap:
         except FileNotFoundError as exc:
             raise NotFound(f"no map file at {str(path)!r}", details={"path": str(path)}) from exc
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-            raise InvalidInput(
-                f"{str(path)!r} is not a readable map file: {exc}", details={"path": str(path)}
-            ) from exc
-        if not (
-            isinstance(payload, dict)
-            and payload.get("format") == _FORMAT
-            and isinstance(payload.get("map"), cls)
-        ):
+            raise InvalidInput(f"{str(path)!r} is not a readable map file: {exc}", details={"path": str(path)}) from exc
+        if not (isinstance(payload, dict) and payload.get("format") == _FORMAT and isinstance(payload.get("map"), cls)):
             raise InvalidInput(f"{str(path)!r} is not a Latent map file", details={"path": str(path)})
         if payload.get("version") != _VERSION:
             raise InvalidInput(
@@ -250,9 +240,7 @@ class LatentMap:
         try:
             self._check_param_values()
         except (TypeError, ValueError) as exc:  # e.g. n_neighbors="many": a bad parameter, not a crash
-            raise InvalidInput(
-                f"invalid map parameters: {exc}", details={"params": self.get_params()}
-            ) from exc
+            raise InvalidInput(f"invalid map parameters: {exc}", details={"params": self.get_params()}) from exc
 
     def _check_param_values(self) -> None:
         checks = [

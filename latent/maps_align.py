@@ -23,9 +23,9 @@ class Alignment:
     translation: np.ndarray
 
     def apply(self, coords: np.ndarray) -> np.ndarray:
-        return (
-            self.scale * (np.asarray(coords, dtype=np.float64) @ self.rotation) + self.translation
-        ).astype(np.float32)
+        return (self.scale * (np.asarray(coords, dtype=np.float64) @ self.rotation) + self.translation).astype(
+            np.float32
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -110,9 +110,7 @@ def align_to_previous(new: np.ndarray, previous: np.ndarray) -> tuple[Alignment 
     return alignment, displacement(alignment.apply(new), previous)
 
 
-def warm_start_layout(
-    X: np.ndarray, shared_rows: np.ndarray, shared_coords: np.ndarray, seed: int
-) -> np.ndarray:
+def warm_start_layout(X: np.ndarray, shared_rows: np.ndarray, shared_coords: np.ndarray, seed: int) -> np.ndarray:
     """Starting positions for a refit: shared rows where they were, others beside their nearest shared row.
 
     A little seeded jitter (1% of the layout's spread) keeps new points from sitting exactly on top of

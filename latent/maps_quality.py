@@ -75,7 +75,5 @@ def knn_preservation(X: np.ndarray, Y: np.ndarray, queries: np.ndarray, k: int) 
         distance[here, rows] = np.inf
         original = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         mapped = np.argpartition(distance, k - 1, axis=1)[:, :k]
-        overlap += sum(
-            len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(original, mapped, strict=True)
-        )
+        overlap += sum(len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(original, mapped, strict=True))
     return overlap / (len(queries) * k)

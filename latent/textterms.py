@@ -54,12 +54,8 @@ def class_tfidf(
 
     row_of = {c: i for i, c in enumerate(order)}
     rows = np.fromiter((row_of[c] for c in classes), dtype=np.int64, count=len(classes))
-    member = sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(order), len(rows))
-    )
-    per_class, vocabulary = fold_plurals(
-        np.asarray((member @ counts).todense(), dtype=np.float64), vocabulary
-    )
+    member = sparse.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(order), len(rows)))
+    per_class, vocabulary = fold_plurals(np.asarray((member @ counts).todense(), dtype=np.float64), vocabulary)
     term_total = per_class.sum(axis=0)
     class_total = per_class.sum(axis=1, keepdims=True)
     mean_words = max(float(class_total.mean()), 1.0)

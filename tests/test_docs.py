@@ -11,7 +11,6 @@ from indexer.cli import app
 from latent.config import Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-pytestmark = pytest.mark.xfail(strict=False, reason="README in progress")
 
 
 def readme() -> str:

@@ -30,9 +30,7 @@ def evaluate(model: TextVAE, x_train: np.ndarray, x_val: np.ndarray) -> dict[str
     held = x_val if len(x_val) else x_train
     corpus = np.concatenate([x_train, x_val])
     offset = len(x_train) if len(x_val) else 0
-    pick = np.sort(
-        np.random.default_rng(0).choice(len(held), size=min(len(held), RETRIEVAL_QUERIES), replace=False)
-    )
+    pick = np.sort(np.random.default_rng(0).choice(len(held), size=min(len(held), RETRIEVAL_QUERIES), replace=False))
     mu_held, sigma_held = model.encode(held)
     recon = model.decode(mu_held)
     mu_all, _ = model.encode(corpus)

@@ -129,11 +129,7 @@ class TextVAE:
         from latent.vae.train import train_network
 
         started = time.perf_counter()
-        seed = (
-            int(np.random.default_rng().integers(2**31 - 1))
-            if self.random_state is None
-            else int(self.random_state)
-        )
+        seed = int(np.random.default_rng().integers(2**31 - 1)) if self.random_state is None else int(self.random_state)
         config = make_config(self.get_params(), seed, PRIORS)
         data = ops.as_matrix(X, None, "X")
         if len(data) < 4:
@@ -243,9 +239,7 @@ class TextVAE:
         self._require_fitted()
         t = ops.interpolation_times(steps)
         if method not in ops.METHODS:
-            raise InvalidInput(
-                f"method must be one of {ops.METHODS}, got {method!r}", details={"method": method}
-            )
+            raise InvalidInput(f"method must be one of {ops.METHODS}, got {method!r}", details={"method": method})
         ends = np.concatenate([self._one(a, "a"), self._one(b, "b")])
         if method == "slerp":
             return ops.slerp(ends[0], ends[1], t)
@@ -270,14 +264,8 @@ class TextVAE:
         """
         self._require_fitted()
         n = ops.check_positive_int(n, "n", maximum=100_000)
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, int | float)
-            or not 0 <= temperature <= 10
-        ):
-            raise InvalidInput(
-                "temperature must be a number in [0, 10]", details={"temperature": temperature}
-            )
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 10:
+            raise InvalidInput("temperature must be a number in [0, 10]", details={"temperature": temperature})
         rng = np.random.default_rng(seed)
         eps = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         if anchor is not None:
@@ -290,9 +278,7 @@ class TextVAE:
             return means
         return sample_vmf(means, float(self.kappa_) / temperature**2, rng)
 
-    def arithmetic(
-        self, terms: Sequence[tuple[float, ArrayLike]], offset: ArrayLike | None = None
-    ) -> np.ndarray:
+    def arithmetic(self, terms: Sequence[tuple[float, ArrayLike]], offset: ArrayLike | None = None) -> np.ndarray:
         """Decode sum(weight · mu(vector)) + offset: e.g. [(1, a), (-1, b), (1, c)] or a direction as offset.
 
         Args:

@@ -12,9 +12,7 @@ from latent.errors import DimensionMismatch, InvalidInput
 METHODS = ("lerp", "slerp")
 
 
-def as_matrix(
-    x: ArrayLike, dimension: int | None, name: str = "vectors", *, normalise: bool = True
-) -> np.ndarray:
+def as_matrix(x: ArrayLike, dimension: int | None, name: str = "vectors", *, normalise: bool = True) -> np.ndarray:
     """`x` as a C-contiguous float32 (n, dimension) matrix; a single vector becomes one row.
 
     Raises InvalidInput for empty, non-numeric, non-finite or zero-length rows and DimensionMismatch
@@ -52,9 +50,7 @@ def check_positive_int(value: object, name: str, *, minimum: int = 1, maximum: i
         raise InvalidInput(f"{name} must be an integer, got {value!r}", details={"argument": name})
     if value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise InvalidInput(
-            f"{name} must be {bound}, got {value}", details={"argument": name, "value": int(value)}
-        )
+        raise InvalidInput(f"{name} must be {bound}, got {value}", details={"argument": name, "value": int(value)})
     return int(value)
 
 

@@ -104,9 +104,7 @@ def make_config(params: dict[str, Any], seed: int, priors: tuple[str, ...]) -> T
     if params["n_threads"] is not None:
         check_positive_int(params["n_threads"], "n_threads", maximum=1024)
     if params["prior"] not in priors:
-        raise InvalidInput(
-            f"prior must be one of {priors}, got {params['prior']!r}", details={"parameter": "prior"}
-        )
+        raise InvalidInput(f"prior must be one of {priors}, got {params['prior']!r}", details={"parameter": "prior"})
     fields = TrainConfig.__dataclass_fields__
     return TrainConfig(**{k: v for k, v in params.items() if k in fields and k != "seed"}, seed=seed)
 
@@ -216,9 +214,7 @@ def _train_epoch(
     for start in range(0, len(train), batch_size):
         x = train[order[start : start + batch_size]]
         # Denoising: perturb the input on the sphere, reconstruct the clean vector.
-        x_in = (
-            F.normalize(x + noise_std * torch.randn(x.shape, generator=generator), dim=-1) if noise_std else x
-        )
+        x_in = F.normalize(x + noise_std * torch.randn(x.shape, generator=generator), dim=-1) if noise_std else x
         mu, logvar = network.encoder(x_in)
         z = mu + torch.randn(mu.shape, generator=generator) * torch.exp(0.5 * logvar)
         cosine = (network.decoder(z) * x).sum(-1)

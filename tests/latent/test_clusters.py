@@ -135,9 +135,7 @@ def test_class_tfidf_prefers_distinctive_terms():
     assert top_terms(weights, vocab, 1) == [["cat"], ["dog"]]
     assert tokenize("The COVID-19 study of p53 in 2019, 19th") == ["covid-19", "study", "p53"]
     # A plural and its singular count as one term, shown in the singular.
-    order, vocab, weights = class_tfidf(
-        ["stem cells", "cell cells", "glass brain", "brain neurons"], [0, 0, 1, 1]
-    )
+    order, vocab, weights = class_tfidf(["stem cells", "cell cells", "glass brain", "brain neurons"], [0, 0, 1, 1])
     assert "cells" not in vocab and "glass" in vocab
     assert top_terms(weights, vocab, 1) == [["cell"], ["brain"]]
 

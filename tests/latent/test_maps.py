@@ -15,9 +15,7 @@ from latent.maps_align import displacement, procrustes
 # UMAP fits cost ~1 s each here after numba's one-off compile: the tests share fits where they can.
 
 
-def patches(
-    per_cluster: int = 80, dim: int = 32, seed: int = 0, draw: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def patches(per_cluster: int = 80, dim: int = 32, seed: int = 0, draw: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Three far-apart clusters, each a flat 2-D patch in `dim` dimensions (so 2-D can keep neighbourhoods).
 
     `seed` fixes the clusters, `draw` the points sampled from them.
@@ -112,9 +110,7 @@ def test_refit_aligns_to_previous_layout():
 
 def test_refit_without_shared_points_keeps_fresh_layout(data):
     X, _ = data
-    refitted = LatentMap(random_state=3).refit(
-        X[:40], ["x", "y"], np.zeros((2, 2)), [f"d{i}" for i in range(40)]
-    )
+    refitted = LatentMap(random_state=3).refit(X[:40], ["x", "y"], np.zeros((2, 2)), [f"d{i}" for i in range(40)])
     assert refitted.alignment_ is None and refitted.displacement_.shared == 0
     with pytest.raises(InvalidInput):
         LatentMap().refit(X[:40], ["a"], np.zeros((2, 2)), [f"d{i}" for i in range(40)])

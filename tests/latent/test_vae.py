@@ -24,19 +24,13 @@ def make_clusters(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nda
     bases = rng.standard_normal((CLUSTERS, 3, DIM)) / np.sqrt(DIM)
     labels = rng.integers(CLUSTERS, size=n)
     coords = rng.standard_normal((n, 3)) * 0.8
-    x = (
-        centres[labels]
-        + np.einsum("nk,nkd->nd", coords, bases[labels])
-        + 0.02 * rng.standard_normal((n, DIM))
-    )
+    x = centres[labels] + np.einsum("nk,nkd->nd", coords, bases[labels]) + 0.02 * rng.standard_normal((n, DIM))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32), labels, centres.astype(np.float32)
 
 
 def small_vae(**overrides: object) -> TextVAE:
-    params = dict(
-        latent_dim=8, hidden_dim=64, epochs=40, batch_size=64, kl_warmup_epochs=5, lr=3e-3, random_state=0
-    )
+    params = dict(latent_dim=8, hidden_dim=64, epochs=40, batch_size=64, kl_warmup_epochs=5, lr=3e-3, random_state=0)
     params.update(overrides)
     return TextVAE(**params)
 
@@ -146,9 +140,7 @@ def test_arithmetic_with_an_attribute_direction_moves_towards_it(fitted: TextVAE
     assert cos(moved, centres[3]) < cos(before, centres[3])
     # Weighted terms: a - b + b decodes to a's reconstruction.
     other = x[np.flatnonzero(labels == 4)[0]]
-    np.testing.assert_allclose(
-        fitted.arithmetic([(1.0, start), (-1.0, other), (1.0, other)]), before, atol=1e-5
-    )
+    np.testing.assert_allclose(fitted.arithmetic([(1.0, start), (-1.0, other), (1.0, other)]), before, atol=1e-5)
 
 
 def test_elbo_and_plausibility_rank_data_above_noise(fitted: TextVAE, data) -> None:
