@@ -42,9 +42,7 @@ def load(backend: str, model_path: Path, batch_size: int, threads: int | None, c
     if backend == "torch":
         from latent.embedder.sbert import SentenceTransformerEncoder
 
-        return SentenceTransformerEncoder(
-            model_path, "all-MiniLM-L6-v2", batch_size=batch_size, threads=threads
-        )
+        return SentenceTransformerEncoder(model_path, "all-MiniLM-L6-v2", batch_size=batch_size, threads=threads)
     from latent.embedder.onnx import load_accelerated_encoder
 
     return load_accelerated_encoder(
@@ -59,23 +57,13 @@ def load(backend: str, model_path: Path, batch_size: int, threads: int | None, c
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path("/work/shared/data/scifact"), help="BEIR SciFact folder"
-    )
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/scifact"), help="BEIR SciFact folder")
     parser.add_argument("--limit", type=int, default=None, help="first N documents (default: all 5,183)")
-    parser.add_argument(
-        "--batch-size", type=int, default=64, help="texts per forward pass, same for every backend"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="intra-op threads (default: physical cores)"
-    )
-    parser.add_argument(
-        "--backends", default=",".join(BACKENDS), help="comma-separated; torch is always included"
-    )
+    parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass, same for every backend")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: physical cores)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated; torch is always included")
     parser.add_argument("--blocks", type=int, default=5, help="blocks the backends take turns on")
-    parser.add_argument(
-        "--cache-dir", type=Path, default=None, help="export cache (default: <LATENT_HOME>/models)"
-    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="export cache (default: <LATENT_HOME>/models)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/encode.json")
     args = parser.parse_args(argv)
     force_offline()
@@ -103,9 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     active = list(encoders)
     tokenizer = encoders["torch"].tokenizer
     max_len = encoders["torch"].max_seq_length
-    tokens = int(
-        sum(min(len(ids), max_len) for ids in tokenizer(docs, truncation=False, verbose=False)["input_ids"])
-    )
+    tokens = int(sum(min(len(ids), max_len) for ids in tokenizer(docs, truncation=False, verbose=False)["input_ids"]))
 
     load_before = os.getloadavg()
     seconds = dict.fromkeys(active, 0.0)
@@ -151,9 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
         "skipped": skipped,
         "results": rows,
     }
-    print(
-        f"{len(docs)} SciFact docs, {tokens} tokens, batch {args.batch_size}, load avg {load_before[0]:.1f}"
-    )
+    print(f"{len(docs)} SciFact docs, {tokens} tokens, batch {args.batch_size}, load avg {load_before[0]:.1f}")
     print(f"{'backend':<11}{'docs/s':>9}{'tokens/s':>10}{'vs torch':>10}{'cos mean':>10}{'cos min':>9}")
     for r in rows:
         print(

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         1, ge=1, description="OpenMP threads per FAISS call in the server (requests already run in parallel)."
     )
 
+    rate_limit_per_second: float = Field(
+        0.0, ge=0, description="Requests a second each client (API key, else address) may make; 0 turns it off."
+    )
+    rate_limit_burst: int = Field(50, ge=1, description="Requests a client may make at once above its rate.")
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'latent.db').resolve()}"

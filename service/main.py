@@ -18,6 +18,7 @@ from latent.store.store import Store
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.middleware import RequestContextMiddleware
+from service.ratelimit import RateLimitMiddleware
 from service.routes import (
     clusterings,
     collections,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (collections, documents, search, embed, jobs, recommend, profiles, clusterings, maps, vae):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     # Added last = outermost: metrics see the final status of every request, 413s and 500s included.
+    app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

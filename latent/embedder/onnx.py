@@ -118,9 +118,7 @@ def _ensure_export(model_path: Path, final: Path, st_backend: str, marker: str) 
     try:
         log.info("exporting %s to %s (once; cached in %s)", model_path, st_backend, final)
         with _quiet_export_advice():
-            model = SentenceTransformer(
-                str(model_path), device="cpu", backend=st_backend, local_files_only=True
-            )
+            model = SentenceTransformer(str(model_path), device="cpu", backend=st_backend, local_files_only=True)
         model.save_pretrained(str(tmp))
         if not (tmp / marker).exists():
             raise RuntimeError(f"{st_backend} export of {model_path} wrote no {marker}")

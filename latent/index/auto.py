@@ -53,9 +53,7 @@ def choose(
             f"{n} vectors < hnsw_max={hnsw_max} and HNSW needs ~{hnsw_bytes >> 20} MiB <= budget",
         )
     why = (
-        f"{n} vectors >= hnsw_max={hnsw_max}"
-        if n >= hnsw_max
-        else f"HNSW would need ~{hnsw_bytes >> 20} MiB > budget"
+        f"{n} vectors >= hnsw_max={hnsw_max}" if n >= hnsw_max else f"HNSW would need ~{hnsw_bytes >> 20} MiB > budget"
     )
     pq_m = next(m for m in (48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1) if dimension % m == 0)
     return "ivf-pq", {"nlist": default_nlist(n), "pq_m": pq_m}, why + ": compressed IVF-PQ"

@@ -78,9 +78,7 @@ def typed_params(kind: str, params: Mapping[str, str], schema: Mapping[str, Any]
                 details={"kind": kind, "parameter": key, "value": raw},
             ) from exc
         if isinstance(value, int | float) and value <= 0:
-            raise InvalidInput(
-                f"index parameter {key} must be positive", details={"parameter": key, "value": raw}
-            )
+            raise InvalidInput(f"index parameter {key} must be positive", details={"parameter": key, "value": raw})
         out[key] = value
     return out
 
@@ -106,9 +104,7 @@ def _backend(kind: str, spec: str) -> Any:
         from latent.index.auto import AutoIndex
 
         return AutoIndex
-    raise InvalidInput(
-        f"unknown index type {kind!r}; choose one of {', '.join(KINDS)}", details={"spec": spec}
-    )
+    raise InvalidInput(f"unknown index type {kind!r}; choose one of {', '.join(KINDS)}", details={"spec": spec})
 
 
 def create_index(spec: str, dimension: int, *, size_hint: int | None = None) -> VectorIndex:

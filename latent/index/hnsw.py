@@ -111,9 +111,7 @@ class HNSWIndex:
             return
         vectors = as_vectors(vectors, self.dimension)
         if len(vectors) != len(ids):
-            raise InvalidInput(
-                "ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)}
-            )
+            raise InvalidInput("ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)})
         if len(np.unique(ids)) != len(ids):
             raise Conflict("duplicate ids in one add", details={})
         found, _ = self._slots_of(ids)

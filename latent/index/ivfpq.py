@@ -115,9 +115,7 @@ class IVFPQIndex:
             return
         vectors = as_vectors(vectors, self.dimension)
         if len(vectors) != len(ids):
-            raise InvalidInput(
-                "ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)}
-            )
+            raise InvalidInput("ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)})
         if self.trained:
             self.index.add_with_ids(vectors, ids)
             return
@@ -187,9 +185,7 @@ class IVFPQIndex:
             share = len(allowed) / len(self)
             # probe more lists the fewer vectors the filter admits, all of them when it admits very few
             params.nprobe = (
-                self.nlist
-                if share < FULL_SCAN_SELECTIVITY
-                else min(self.nlist, math.ceil(self.nprobe / share))
+                self.nlist if share < FULL_SCAN_SELECTIVITY else min(self.nlist, math.ceil(self.nprobe / share))
             )
         with few_query_threads(len(queries)):
             scores, ids = self.index.search(queries, k, params=self._wrap(params))

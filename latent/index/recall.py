@@ -10,9 +10,7 @@ from latent.errors import InvalidInput
 from latent.index.base import SearchResult, as_ids, empty_result
 
 
-def exact_topk(
-    queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 32_768
-) -> tuple[np.ndarray, np.ndarray]:
+def exact_topk(queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 32_768) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k rows of `vectors` by inner product, streamed in chunks so memory stays O(nq * chunk).
 
     Returns (scores, positions), both (nq, k); missing hits are -inf / -1.

@@ -402,7 +402,34 @@ class Collection:
         """Persist the index file now if it is behind SQL (end of a job, shutdown)."""
         with self.writer.hold():
             self.vectors.catch_up()
-            return self.vectors.persist()
+            persisted = self.vectors.persist()
+        self.measure_recall_if_stale()
+        return persisted
+
+    def measure_recall_if_stale(self, queries: int = 200, k: int = 10) -> dict[str, Any] | None:
+        """Approximate indexes measure their recall@k against exact search over the SQL vectors, after a
+        build and again once the collection changed by more than 10%; stored in `index_info`."""
+        if self.vectors.index.kind in ("flat", "numpy"):
+            return None
+        with self.sessions() as s:
+            info = dict(s.scalar(select(CollectionRow.index_info).where(CollectionRow.id == self.id)) or {})
+        n = len(self.vectors.index)
+        last = info.get("recall_measured_at_vectors") or 0
+        if n == 0 or (last and abs(n - last) <= 0.1 * last):
+            return None
+        from latent.index.recall import measure_recall, sample_queries
+
+        with self.sessions() as s:
+            pages = list(self.vectors._chunk_pages(s, -1, self.vectors.sql_seq(s)))
+        ids = np.concatenate([p[0] for p in pages])
+        vecs = np.vstack([p[1] for p in pages])
+        with self.vectors.lock.read():
+            recall = measure_recall(self.vectors.index, sample_queries(vecs, queries), k, ids=ids, vectors=vecs)
+        info.update({f"recall@{k}": round(recall, 4), "recall_measured_at_vectors": n,
+                     "recall_queries": min(queries, n)})
+        with self.sessions() as s, s.begin():
+            s.execute(update(CollectionRow).where(CollectionRow.id == self.id).values(index_info=info))
+        return info
 
 
 def validate_document(doc: DocumentInput) -> None:

@@ -78,9 +78,7 @@ SENTENCES = [
         strict=True,
     )
 ]
-SENTENCES = [
-    s if i % 3 else s + " " + SENTENCES[(i * 7) % 50] for i, s in enumerate(SENTENCES)
-]  # mixed lengths
+SENTENCES = [s if i % 3 else s + " " + SENTENCES[(i * 7) % 50] for i, s in enumerate(SENTENCES)]  # mixed lengths
 
 
 @pytest.fixture(scope="session")
@@ -168,9 +166,7 @@ def test_quantization_config_follows_cpu_flags(cpuinfo, config):
 
 def test_unknown_backend_is_invalid_input(model_path, tmp_path):
     with pytest.raises(InvalidInput):
-        load_accelerated_encoder(
-            model_path, "m", backend="tensorrt", batch_size=8, threads=1, cache_dir=tmp_path
-        )
+        load_accelerated_encoder(model_path, "m", backend="tensorrt", batch_size=8, threads=1, cache_dir=tmp_path)
 
 
 def test_openvino_without_optimum_intel_names_the_extra(model_path, tmp_path, monkeypatch):
@@ -178,7 +174,5 @@ def test_openvino_without_optimum_intel_names_the_extra(model_path, tmp_path, mo
 
     monkeypatch.setattr(onnx_module, "_find_spec", lambda name: None if "intel" in name else _find_spec(name))
     with pytest.raises(MissingDependency) as info:
-        load_accelerated_encoder(
-            model_path, "m", backend="openvino", batch_size=8, threads=1, cache_dir=tmp_path
-        )
+        load_accelerated_encoder(model_path, "m", backend="openvino", batch_size=8, threads=1, cache_dir=tmp_path)
     assert "latent[openvino]" in info.value.message and info.value.details["extra"] == "openvino"

@@ -43,9 +43,7 @@ def clustered(n: int, dim: int = DIM, per_cluster: int = 10, noise: float = 0.1,
 def data() -> tuple[np.ndarray, np.ndarray]:
     x = clustered(4000)
     rng = np.random.default_rng(1)
-    ids = np.sort(rng.choice(10**9, size=len(x), replace=False)).astype(
-        np.int64
-    )  # sparse ids like SQL after deletes
+    ids = np.sort(rng.choice(10**9, size=len(x), replace=False)).astype(np.int64)  # sparse ids like SQL after deletes
     return ids, x
 
 
@@ -247,9 +245,7 @@ def test_deserialize_rejects_other_kinds(data):
 
 
 def test_parse_bytes():
-    assert (
-        parse_bytes("8GiB") == 8 * 2**30 and parse_bytes("512MB") == 512 * 10**6 and parse_bytes("100") == 100
-    )
+    assert parse_bytes("8GiB") == 8 * 2**30 and parse_bytes("512MB") == 512 * 10**6 and parse_bytes("100") == 100
 
 
 def test_few_query_threads_is_scoped():
