@@ -141,8 +141,6 @@ def test_refit_is_aligned_to_the_previous_map(client: TestClient, fitted: dict[s
     refit_points.update(previous=previous, now=now, spread=moved["spread"])
 
 
-@pytest.mark.xfail(reason="on this 27-point toy map the aligned refit moved topic A's centre 0.54x the "
-                   "layout's spread (issue 6 gap: to investigate in latent/maps.py refit)", strict=False)
 def test_refit_keeps_each_topic_in_place(fitted: dict[str, Any]) -> None:
     """Each topic stays where it was, and every point lies nearest its own topic's old centre."""
     if "refit" not in fitted:
