@@ -60,6 +60,16 @@ def parse_bytes(value: str | int) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
+def flag(value: str | int | bool) -> bool:
+    """'1'/'true'/'yes'/'on' or '0'/'false'/'no'/'off' -> bool, for on/off index parameters."""
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a flag")
+
+
 def typed_params(kind: str, params: Mapping[str, str], schema: Mapping[str, Any]) -> dict[str, Any]:
     """Convert spec strings to the types a backend's `PARAMS` schema names; unknown keys are an error."""
     out: dict[str, Any] = {}
@@ -77,7 +87,7 @@ def typed_params(kind: str, params: Mapping[str, str], schema: Mapping[str, Any]
                 f"index parameter {key}={raw!r} is not a valid {getattr(convert, '__name__', 'value')}",
                 details={"kind": kind, "parameter": key, "value": raw},
             ) from exc
-        if isinstance(value, int | float) and value <= 0:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
             raise InvalidInput(f"index parameter {key} must be positive", details={"parameter": key, "value": raw})
         out[key] = value
     return out

@@ -55,8 +55,13 @@ class NumpyIndex:
         return index
 
     def stats(self) -> dict[str, Any]:
-        return {"type": self.kind, "vectors": len(self), "memory_bytes": int(self.vectors.nbytes),
-                "tombstones": 0, "params": {}}
+        return {
+            "type": self.kind,
+            "vectors": len(self),
+            "memory_bytes": int(self.vectors.nbytes),
+            "tombstones": 0,
+            "params": {},
+        }
 
     def ids(self) -> np.ndarray:
         return self.ids_.copy()

@@ -14,7 +14,7 @@ DIM = 64
 SPECS = {
     "flat": "flat",
     "hnsw": "hnsw:M=16,ef_construction=64,ef_search=64",
-    "ivf-pq": "ivf-pq:nlist=16,nprobe=4,pq_m=16,nbits=6,train_size=2500",
+    "ivf-pq": "ivf-pq:nlist=16,nprobe=4,pq_m=16,nbits=6,train_size=2500,opq=0",
     "auto": "auto:flat_max=1000",
 }
 
@@ -167,7 +167,7 @@ def test_hnsw_rejects_duplicate_ids(data):
 
 def test_ivfpq_buffers_exactly_until_trained(data):
     ids, x = data
-    index = create_index("ivf-pq:nlist=16,pq_m=8,nbits=6,train_size=2000", DIM)
+    index = create_index("ivf-pq:nlist=16,pq_m=8,nbits=6,train_size=2000,opq=0", DIM)
     index.add(ids[:1500], x[:1500])
     assert not index.stats()["trained"] and index.stats()["train_remaining"] == 500
     queries = x[:50]
@@ -188,6 +188,7 @@ def test_ivfpq_with_opq_rotation(data):
     index = create_index("ivf-pq:nlist=8,nprobe=2,pq_m=8,nbits=6,train_size=1000,opq=1", DIM)
     index.add(ids, x)
     assert index.stats()["trained"] and index.stats()["params"]["opq"] == 1
+    assert index.stats()["bytes_per_vector"] == 6 + 8  # 8 sub-quantizers x 6 bits + the id
     assert measure_recall(index, x[::30], 10, ids=ids, vectors=x) >= 0.9
     allowed = ids[:40]  # the first 4 clusters: search goes through the pre-transform's parameters
     result = index.search(x[:5], 10, allowed=allowed)
@@ -201,7 +202,8 @@ def test_ivfpq_uses_under_64_bytes_a_vector():
     dim = 96  # code size is pq_m * nbits / 8 whatever the dimension; 96 keeps PQ training quick
     x = clustered(3000, dim=dim)
     ids = np.arange(len(x), dtype=np.int64)
-    index = create_index("ivf-pq:nlist=32,train_size=2000", dim)  # default pq_m=48, nbits=8
+    # default pq_m=48, nbits=8; OPQ (on by default) adds only a fixed d x d matrix, so it is off here for speed
+    index = create_index("ivf-pq:nlist=32,train_size=2000,opq=0", dim)
     index.add(ids[:2000], x[:2000])
     size_before = len(index.serialize())
     index.add(ids[2000:], x[2000:])
