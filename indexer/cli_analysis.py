@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from indexer.cli_common import settings_for
 from latent.clustering_runs import clustering_params, get_clustering, run_clustering
-from latent.config import Settings, get_settings
 from latent.errors import InvalidInput, LatentError
 from latent.jobs import JobCancelled, run_inline
 from latent.map_runs import fit_map, get_map, latest_map_id, map_params, place_new_documents
@@ -19,14 +19,6 @@ from latent.store.store import Store
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
-
-
-def _settings(ctx: typer.Context | None) -> Settings:
-    """Settings from the environment with the main command's global options (ctx.obj) on top."""
-    obj = ctx.find_root().obj if ctx is not None else None
-    if isinstance(obj, Settings):
-        return obj
-    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
 
 
 @contextmanager
@@ -82,7 +74,7 @@ def cluster(
     """
 
     def job() -> Any:
-        with Store(_settings(ctx)) as store, _progress(quiet) as echo:
+        with Store(settings_for(ctx)) as store, _progress(quiet) as echo:
             target = store.collection(collection)
             params = clustering_params(target, algorithm=algorithm, k=k, min_cluster_size=min_cluster_size,
                                        reduce=reduce, random_state=seed)
@@ -121,7 +113,7 @@ def map(  # noqa: A001 - the command is called `map`
     """
 
     def job() -> Any:
-        with Store(_settings(ctx)) as store, _progress(quiet) as echo:
+        with Store(settings_for(ctx)) as store, _progress(quiet) as echo:
             target = store.collection(collection)
             if place:
                 map_id = latest_map_id(target)

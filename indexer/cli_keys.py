@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from indexer.cli_common import settings_for
 from latent.auth import SCOPES, ApiKeyInfo, ApiKeys
-from latent.config import Settings, get_settings
 from latent.errors import LatentError
 from latent.store.store import Store
 
@@ -16,14 +16,6 @@ app = typer.Typer(name="keys", help="Create, list and revoke API keys.", no_args
 
 ScopeOption = Annotated[str, typer.Option("--scope", help=f"What the key may do: {' < '.join(SCOPES)}.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """Settings from the environment with the main command's global options (ctx.obj) on top."""
-    obj = ctx.find_root().obj if ctx is not None else None
-    if isinstance(obj, Settings):
-        return obj
-    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
 
 
 def _info_dict(info: ApiKeyInfo) -> dict[str, object]:
@@ -51,7 +43,7 @@ def create(
 ) -> None:
     """Create a key and print it once: only its salted hash is stored."""
     try:
-        with Store(_settings(ctx)) as store:
+        with Store(settings_for(ctx)) as store:
             created = ApiKeys(store.sessions).create(scope, name)
     except LatentError as exc:
         raise _fail(exc) from None
@@ -72,7 +64,7 @@ def list_keys(
     all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
 ) -> None:
     """List keys (id, prefix, scope, name); the secrets themselves are never stored."""
-    with Store(_settings(ctx)) as store:
+    with Store(settings_for(ctx)) as store:
         infos = ApiKeys(store.sessions).list(include_revoked=all_keys)
     if as_json:
         typer.echo(json.dumps([_info_dict(i) for i in infos]))
@@ -93,7 +85,7 @@ def revoke(
 ) -> None:
     """Revoke a key at once: requests carrying it get 401."""
     try:
-        with Store(_settings(ctx)) as store:
+        with Store(settings_for(ctx)) as store:
             info = ApiKeys(store.sessions).revoke(key)
     except LatentError as exc:
         raise _fail(exc) from None

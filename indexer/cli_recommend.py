@@ -7,20 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from latent.config import Settings, get_settings
+from indexer.cli_common import settings_for
 from latent.errors import InvalidInput, LatentError
 from latent.limits import check_search
 from latent.recommend import STRATEGIES
 from latent.recommend_service import ExampleSpec, Recommendation, recommend_documents
 from latent.store.store import Store
-
-
-def _settings(ctx: typer.Context | None) -> Settings:
-    """Settings from the environment with the main command's global options (ctx.obj) on top."""
-    obj = ctx.find_root().obj if ctx is not None else None
-    if isinstance(obj, Settings):
-        return obj
-    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
 
 
 def _as_dict(result: Recommendation) -> dict[str, Any]:
@@ -84,7 +76,7 @@ def recommend(
     neg = [ExampleSpec(id=i) for i in negative or []] + [ExampleSpec(text=t) for t in negative_text or []]
     try:
         spec = _parse_filter(filter)
-        settings = _settings(ctx)
+        settings = settings_for(ctx)
         check_search(settings, k, 0, [*(positive_text or []), *(negative_text or [])])
         with Store(settings) as store:
             result = recommend_documents(

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from latent.config import Settings, get_settings
+from indexer.cli_common import settings_for
 from latent.errors import InvalidInput, LatentError
 from latent.jobs import JobCancelled, run_inline
 from latent.store.collection import Collection
@@ -28,19 +28,11 @@ ModelOpt = Annotated[
 KOpt = Annotated[int, typer.Option("-k", help="Real neighbours shown per generated point.")]
 
 
-def _settings(ctx: typer.Context | None) -> Settings:
-    """Settings from the environment with the main command's global options (ctx.obj) on top."""
-    obj = ctx.find_root().obj if ctx is not None else None
-    if isinstance(obj, Settings):
-        return obj
-    return get_settings(**obj) if isinstance(obj, dict) else get_settings()
-
-
 @contextmanager
 def _collection(ctx: typer.Context, name: str) -> Iterator[Collection]:
     """Open the store and the collection; domain errors become exit codes (2 bad input, 1 otherwise)."""
     try:
-        with Store(_settings(ctx)) as store:
+        with Store(settings_for(ctx)) as store:
             yield store.collection(name)
     except InvalidInput as exc:
         typer.echo(f"error: {exc.message}", err=True)
