@@ -115,6 +115,9 @@ class AutoIndex:
         target.add(ids, vectors)
         self.inner, self.reason = target, f"grew to {n} vectors; {reason}"
 
+    def ids(self) -> np.ndarray:
+        return self.inner.ids()
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.inner.add(ids, vectors)
         self._maybe_migrate()

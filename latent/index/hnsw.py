@@ -216,6 +216,9 @@ class HNSWIndex:
         total = len(self._live)
         return total > 0 and (total - len(self)) / total > self.max_tombstone_ratio
 
+    def ids(self) -> np.ndarray:
+        return self._ids[np.flatnonzero(self._live)].copy()
+
     def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the live entries, e.g. to rebuild or migrate without going back to SQL."""
         slots = np.flatnonzero(self._live)

@@ -224,6 +224,19 @@ class IVFPQIndex:
             )
         return exact_search(as_vectors(queries, self.dimension), *self._buffer(), k)
 
+    def ids(self) -> np.ndarray:
+        """Buffered ids plus every id in the inverted lists (`latent check` compares them with SQL)."""
+        parts = [self._buf_ids] + [np.asarray(i, dtype=np.int64) for i, _ in getattr(self, "_pending", [])]
+        if self.index is not None:
+            import faiss
+
+            ivf = faiss.extract_index_ivf(self.index)
+            for lst in range(ivf.nlist):
+                size = ivf.invlists.list_size(lst)
+                if size:
+                    parts.append(faiss.rev_swig_ptr(ivf.invlists.get_ids(lst), size).astype(np.int64))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
     def serialize(self) -> bytes:
         header = {"params": self.params, "trained": self.trained}
         if self.trained:
