@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCIFACT, print_table, write_results  # noqa: E402
+from _common import SCIFACT, print_table, start_server, write_results  # noqa: E402
 from search import free_port, index_collection, load_queries  # noqa: E402
 
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -44,28 +43,6 @@ def example_sets(ids: list[str], n: int, seed: int) -> list[tuple[list[str], lis
         chosen = rng.sample(ids, 7)
         sets.append((chosen[:5], chosen[5:]))
     return sets
-
-
-def start_server(home: Path, model: str, port: int) -> subprocess.Popen:
-    """`uvicorn service.main:create_app` on this home, once /readyz answers (it inherits the environment)."""
-    import httpx
-
-    env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model}
-    command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not become ready")
 
 
 def timed_calls(

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import SCIFACT, load_corpus, print_table, write_results  # noqa: E402
+from _common import SCIFACT, load_corpus, print_table, start_server, write_results  # noqa: E402
 
 
 def load_queries(folder: Path, limit: int) -> list[str]:
@@ -137,44 +136,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def start_server(home: Path, model: str, port: int, threads: int | None) -> subprocess.Popen:
-    import httpx
-
-    env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model}
-    if threads is not None:
-        env["LATENT_THREADS"] = str(threads)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not become ready")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
