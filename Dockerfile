@@ -17,7 +17,7 @@ COPY latent ./latent
 COPY indexer ./indexer
 COPY service ./service
 COPY migrations ./migrations
-RUN pip install '.[onnx]'
+RUN pip install '.[onnx,openvino]'
 
 VOLUME ["/data"]
 EXPOSE 8000

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from latent.config import force_offline  # noqa: E402
 
-BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 
 def load_docs(data: Path, limit: int | None) -> list[str]:

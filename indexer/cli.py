@@ -51,7 +51,9 @@ def main_options(
     home: Annotated[Path | None, typer.Option(help="Data home (env LATENT_HOME, default ./.latent).")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (env LATENT_DATABASE_URL).")] = None,
     model: Annotated[str | None, typer.Option(help="Model: bundled name or local folder (env LATENT_MODEL).")] = None,
-    backend: Annotated[str | None, typer.Option(help="Encoder backend: torch|onnx|onnx-int8|openvino.")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Encoder backend: torch|onnx|onnx-int8|openvino|openvino-int8.")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Texts per encoder forward pass.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device (cpu).")] = None,
     version: Annotated[
@@ -59,8 +61,14 @@ def main_options(
     ] = False,
 ) -> None:
     """Global options apply to every command; each also reads LATENT_* environment variables."""
-    ctx.obj = {"home": home, "database_url": database_url, "model": model, "backend": backend,
-               "batch_size": batch_size, "device": device}
+    ctx.obj = {
+        "home": home,
+        "database_url": database_url,
+        "model": model,
+        "backend": backend,
+        "batch_size": batch_size,
+        "device": device,
+    }
 
 
 def settings_from(ctx: typer.Context, **extra: Any) -> Any:
@@ -97,8 +105,10 @@ def emit(data: Any, as_json: bool, table: list[list[Any]] | None = None, headers
 @app.command()
 def index(
     ctx: typer.Context,
-    source: Annotated[str | None, typer.Argument(help="JSONL/CSV/.txt/.md file, a directory, or - for stdin. "
-                                                "Omitted: the embedded demo corpus.")] = None,
+    source: Annotated[
+        str | None,
+        typer.Argument(help="JSONL/CSV/.txt/.md file, a directory, or - for stdin. Omitted: the embedded demo corpus."),
+    ] = None,
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection to write into.")] = "demo",
     id_field: Annotated[str | None, typer.Option(help="Field holding the document id (default _id/id).")] = None,
     text_fields: Annotated[str | None, typer.Option(help="Comma-separated fields joined as the text.")] = None,
@@ -116,12 +126,13 @@ def index(
     """Index documents into a collection. Re-running finishes an interrupted job without re-embedding."""
     import itertools
 
-    from indexer.demo import demo_documents
     from indexer.pipeline import index_documents
     from indexer.sources import FieldMap, iter_source
+    from latent.demo import demo_documents
 
     fields = FieldMap(
-        id_field=id_field, title_field=title_field,
+        id_field=id_field,
+        title_field=title_field,
         text_fields=[f.strip() for f in text_fields.split(",")] if text_fields else [],
         metadata_fields=[f.strip() for f in metadata_fields.split(",")] if metadata_fields else None,
     )
@@ -131,8 +142,16 @@ def index(
     store = open_store(ctx)
     try:
         total = _count_lines(source) if source and source != "-" and limit is None else limit
-        summary = index_documents(store, collection, items, batch_docs=batch_docs, strict=strict,
-                                  progress=not quiet, total=total, create={"index": index_type})
+        summary = index_documents(
+            store,
+            collection,
+            items,
+            batch_docs=batch_docs,
+            strict=strict,
+            progress=not quiet,
+            total=total,
+            create={"index": index_type},
+        )
     finally:
         store.close()
     data = summary.as_dict()
@@ -183,8 +202,12 @@ def search(
         hits = run_search(store.collection(collection), query, options=SearchOptions(k=k, mode=mode, filter=spec))
     finally:
         store.close()
-    emit({"hits": [asdict(h) for h in hits]}, as_json,
-         [[h.rank, f"{h.score:.4f}", h.id, (h.title or "")[:70]] for h in hits], ["rank", "score", "id", "title"])
+    emit(
+        {"hits": [asdict(h) for h in hits]},
+        as_json,
+        [[h.rank, f"{h.score:.4f}", h.id, (h.title or "")[:70]] for h in hits],
+        ["rank", "score", "id", "title"],
+    )
 
 
 def _parse_json(text: str, option: str) -> Any:
@@ -196,15 +219,25 @@ def _parse_json(text: str, option: str) -> Any:
 
 @app.command()
 def collections(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List collections with their model, dimension and sizes."""
+    """List collections with their model, encoder backend, dimension and sizes."""
     store = open_store(ctx)
     try:
         infos = store.list_collections()
     finally:
         store.close()
-    data = [{"name": c.name, "model": c.model, "dimension": c.dimension, "documents": c.documents,
-             "chunks": c.chunks, "index": c.index} for c in infos]
-    headers = ["name", "model", "dimension", "documents", "chunks", "index"]
+    data = [
+        {
+            "name": c.name,
+            "model": c.model,
+            "backend": c.backend,
+            "dimension": c.dimension,
+            "documents": c.documents,
+            "chunks": c.chunks,
+            "index": c.index,
+        }
+        for c in infos
+    ]
+    headers = ["name", "model", "backend", "dimension", "documents", "chunks", "index"]
     emit(data, as_json, [list(d.values()) for d in data], headers)
 
 
@@ -251,9 +284,12 @@ def check(
         reports = check_store(store, collection)
     finally:
         store.close()
-    emit([asdict(r) | {"ok": r.ok} for r in reports], as_json,
-         [[r.collection, r.documents, r.chunks, r.vectors, "ok" if r.ok else "; ".join(r.problems)] for r in reports],
-         ["collection", "documents", "chunks", "vectors", "status"])
+    emit(
+        [asdict(r) | {"ok": r.ok} for r in reports],
+        as_json,
+        [[r.collection, r.documents, r.chunks, r.vectors, "ok" if r.ok else "; ".join(r.problems)] for r in reports],
+        ["collection", "documents", "chunks", "vectors", "status"],
+    )
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
 
@@ -278,8 +314,9 @@ def evaluate(
     name = collection or folder.resolve().name
     store = open_store(ctx)
     try:
-        summary = index_documents(store, name, iter_source(str(beir.corpus)), progress=not quiet,
-                                  total=_count_lines(str(beir.corpus)))
+        summary = index_documents(
+            store, name, iter_source(str(beir.corpus)), progress=not quiet, total=_count_lines(str(beir.corpus))
+        )
         if summary.interrupted:
             raise fail("interrupted while indexing", 130)
         coll = store.collection(name)
@@ -293,8 +330,14 @@ def evaluate(
         documents = coll.count()
     finally:
         store.close()
-    result = {**{k: round(v, 4) for k, v in scores.items()}, "queries": len(beir.queries), "documents": documents,
-              "mode": mode, "index_seconds": round(summary.seconds, 2), "search_seconds": round(search_seconds, 2)}
+    result = {
+        **{k: round(v, 4) for k, v in scores.items()},
+        "queries": len(beir.queries),
+        "documents": documents,
+        "mode": mode,
+        "index_seconds": round(summary.seconds, 2),
+        "search_seconds": round(search_seconds, 2),
+    }
     emit(result, as_json, [[k, v] for k, v in result.items()], ["metric", "value"])
 
 
@@ -318,17 +361,28 @@ def serve(
         store = Store.open(settings)
         try:
             if not ApiKeys(store.sessions).active():
-                raise fail(f"refusing to bind {settings.host} with no API key: every request would be accepted. "
-                           "Create one first: latent keys create --scope admin", 2)
+                raise fail(
+                    f"refusing to bind {settings.host} with no API key: every request would be accepted. "
+                    "Create one first: latent keys create --scope admin",
+                    2,
+                )
         finally:
             store.close()
     for key, value in (ctx.obj or {}).items():  # the app builds its settings from the environment
         if value is not None:
             os.environ[f"LATENT_{key.upper()}"] = str(value)
-    typer.echo(f"serving on http://{settings.host}:{settings.port}  (docs: http://{settings.host}:{settings.port}/docs)",
-               err=True)
-    uvicorn.run("service.main:create_app", factory=True, host=settings.host, port=settings.port, workers=workers,
-                log_level="info")
+    typer.echo(
+        f"serving on http://{settings.host}:{settings.port}  (docs: http://{settings.host}:{settings.port}/docs)",
+        err=True,
+    )
+    uvicorn.run(
+        "service.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 _mount_subcommands()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from indexer.sources import Item, Rejected
 from latent.errors import InvalidInput
-from latent.store.records import DocumentInput
+from latent.store.collection import Collection
+from latent.store.records import DocumentInput, UpsertPlan
 from latent.store.store import Store
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -59,6 +64,50 @@ def batched(items: Iterable[Item], size: int, on_reject: Callable[[Rejected], No
         yield list(batch.values())
 
 
+def planned(
+    collection: Collection, batches: Iterable[list[DocumentInput]]
+) -> Iterator[tuple[list[DocumentInput], UpsertPlan]]:
+    """Each batch with its upsert plan; the next batch is chunked and embedded in a background thread
+    while the caller writes the current one (SQL, FTS, FAISS), so the encoder rarely waits on the store.
+
+    A batch that shares ids with the batch before it is planned only after that one is written: its
+    plan would otherwise compare against content that is about to change.
+    """
+    it = iter(batches)
+    current = next(it, None)
+    if current is None:
+        return
+    future = in_background(collection.plan_upsert, current)
+    while True:
+        following = next(it, None)  # read and parse the next batch while this one embeds
+        plan = future.result()
+        overlap = following is not None and not {d.id for d in following} & {d.id for d in current}
+        if overlap:
+            future = in_background(collection.plan_upsert, following)
+        yield current, plan
+        if following is None:
+            return
+        if not overlap:
+            future = in_background(collection.plan_upsert, following)
+        current = following
+
+
+def in_background(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run fn in a daemon thread: an interrupted job exits at once instead of waiting for an unwanted batch."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller by future.result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="latent-embed", daemon=True).start()
+    return future
+
+
 def index_documents(
     store: Store,
     collection_name: str,
@@ -90,8 +139,8 @@ def index_documents(
 
     start = time.perf_counter()
     try:
-        for docs in batched(items, batch_docs, on_reject):
-            result = collection.upsert(docs)
+        for docs, plan in planned(collection, batched(items, batch_docs, on_reject)):
+            result = collection.write_plan(plan)
             summary.indexed += result.upserted
             summary.unchanged += result.unchanged
             summary.metadata_updated += result.metadata_updated
@@ -100,8 +149,13 @@ def index_documents(
             summary.seconds = time.perf_counter() - start
             if bar is not None:
                 bar.update(len(docs))
-                bar.set_postfix(docs_s=f"{summary.docs_per_second:.1f}", tok_s=f"{summary.tokens_per_second:.0f}",
-                                skipped=summary.unchanged, rejected=summary.rejected, refresh=False)
+                bar.set_postfix(
+                    docs_s=f"{summary.docs_per_second:.1f}",
+                    tok_s=f"{summary.tokens_per_second:.0f}",
+                    skipped=summary.unchanged,
+                    rejected=summary.rejected,
+                    refresh=False,
+                )
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -117,5 +171,4 @@ def _progress_bar(enabled: bool, total: int | None, name: str) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=f"indexing {name}", unit="doc", file=sys.stderr, dynamic_ncols=True,
-                mininterval=0.5)
+    return tqdm(total=total, desc=f"indexing {name}", unit="doc", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)

@@ -34,7 +34,10 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Embedding model: 'all-MiniLM-L6-v2' (bundled package) or a local sentence-transformers folder.",
     )
-    backend: str = Field("torch", description="Encoder backend: torch | onnx | onnx-int8 | openvino.")
+    backend: str = Field("torch", description="Encoder backend: torch | onnx | onnx-int8 | openvino | openvino-int8.")
+    model_cache: Path | None = Field(
+        None, description="Where ONNX/OpenVINO exports of the model are kept (default: <home>/models); exported once."
+    )
     device: str = Field("cpu", description="Torch device for the encoder.")
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass of the encoder.")
     threads: int | None = Field(None, description="Intra-op threads for inference (default: physical cores).")
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.model_cache or self.home / "models"
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -1,9 +1,10 @@
-"""ONNX Runtime (fp32 / dynamic int8) and OpenVINO encoders: export the local model once, cache it, load it.
+"""ONNX Runtime (fp32 / dynamic int8) and OpenVINO (fp32 / static int8) encoders: export once, cache, load.
 
 Exports go through sentence-transformers' own `backend=` support (optimum under the hood) from the local
 model folder, never the hub. Each export is written into a temporary folder next to its final place and
 renamed into it, so two processes exporting at once never see a half-written model (the loser of the
-race discards its copy). The int8 model is dynamically quantized with the instruction set this CPU has.
+race discards its copy). The ONNX int8 model is dynamically quantized with the instruction set this CPU
+has; the OpenVINO int8 model is statically quantized with NNCF (latent/embedder/ov_quantize.py).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from latent.embedder.base import Encoder
 from latent.embedder.sbert import SentenceTransformerEncoder, physical_cores
 from latent.errors import InvalidInput, MissingDependency
 
-BACKENDS = ("onnx", "onnx-int8", "openvino")
-_EXTRA = {"onnx": "onnx", "onnx-int8": "onnx", "openvino": "openvino"}
-_NEEDS = {"onnx": ("onnxruntime", "optimum.onnxruntime"), "openvino": ("openvino", "optimum.intel")}
+BACKENDS = ("onnx", "onnx-int8", "openvino", "openvino-int8")
+_EXTRA = {"onnx": "onnx", "onnx-int8": "onnx", "openvino": "openvino", "openvino-int8": "openvino"}
+_NEEDS = {"onnx": ("onnxruntime", "optimum.onnxruntime"), "openvino": ("openvino", "optimum.intel", "nncf")}
 FP32_FILE = "onnx/model.onnx"
 OPENVINO_FILE = "openvino/openvino_model.xml"
+OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_static.xml"
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +71,17 @@ def export_root(cache_dir: Path, model_path: Path, model_name: str, family: str)
 
 
 def _require(backend: str) -> None:
-    family = "openvino" if backend == "openvino" else "onnx"
+    family = _family(backend)
     missing = [m for m in _NEEDS[family] if _find_spec(m) is None]
     if missing:
         raise MissingDependency(
             f"backend {backend!r} needs {', '.join(missing)}: pip install 'latent[{_EXTRA[backend]}]'",
             details={"backend": backend, "missing": missing, "extra": _EXTRA[backend]},
         )
+
+
+def _family(backend: str) -> str:
+    return "openvino" if backend.startswith("openvino") else "onnx"
 
 
 def _find_spec(module: str) -> object | None:
@@ -85,16 +91,23 @@ def _find_spec(module: str) -> object | None:
         return None
 
 
+# sentence-transformers warns 'no model.onnx found, exporting' and 'save it' (we do exactly that);
+# optimum-intel warns it 'could not infer whether the model was already converted' on every local load.
+_ADVICE_LOGGERS = ("sentence_transformers.backend.utils", "optimum.intel.openvino.modeling_base")
+
+
 @contextmanager
 def _quiet_export_advice():
-    """sentence-transformers warns 'no model.onnx found, exporting' and 'save it': we do exactly that."""
-    logger = logging.getLogger("sentence_transformers.backend.utils")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """Silence the libraries' advice about exporting, which is noise for a cached, once-only export."""
+    loggers = [logging.getLogger(name) for name in _ADVICE_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _publish_dir(tmp: Path, final: Path) -> None:
@@ -153,10 +166,16 @@ def _ensure_int8(root: Path, config: str) -> None:
 
 def prepare_export(model_path: Path, model_name: str, backend: str, cache_dir: Path) -> tuple[Path, str]:
     """Make sure the backend's model files exist in the cache; returns (folder, file_name to load)."""
-    if backend == "openvino":
+    if _family(backend) == "openvino":
         root = export_root(cache_dir, model_path, model_name, "openvino")
         _ensure_export(model_path, root, "openvino", OPENVINO_FILE)
-        return root, OPENVINO_FILE
+        if backend == "openvino":
+            return root, OPENVINO_FILE
+        if not (root / OPENVINO_INT8_FILE).exists():
+            from latent.embedder.ov_quantize import calibration_texts, quantize_openvino_int8
+
+            quantize_openvino_int8(root, OPENVINO_FILE, root / OPENVINO_INT8_FILE, calibration_texts())
+        return root, OPENVINO_INT8_FILE
     root = export_root(cache_dir, model_path, model_name, "onnx")
     _ensure_export(model_path, root, "onnx", FP32_FILE)
     if backend == "onnx":
@@ -180,7 +199,7 @@ def load_accelerated_encoder(
     Args:
         model_path: local sentence-transformers folder (never a hub id).
         model_name: the name the collection records (unchanged by the backend).
-        backend: 'onnx', 'onnx-int8' or 'openvino'.
+        backend: 'onnx', 'onnx-int8', 'openvino' or 'openvino-int8'.
         threads: intra-op threads (default: physical cores).
         cache_dir: where exports are kept, e.g. <home>/models.
     """
@@ -194,7 +213,8 @@ def load_accelerated_encoder(
     folder, file_name = prepare_export(Path(model_path), model_name, backend, Path(cache_dir))
     n_threads = threads or physical_cores()
     model_kwargs: dict[str, object] = {"file_name": file_name}
-    if backend == "openvino":
+    if _family(backend) == "openvino":
+        # No precision hint: on CPUs with AVX512_BF16 OpenVINO runs the fp32 graph in bf16 (2x, cosine 0.99998)
         model_kwargs["ov_config"] = {"INFERENCE_NUM_THREADS": str(n_threads)}
     else:
         import onnxruntime as ort
@@ -204,14 +224,15 @@ def load_accelerated_encoder(
         options.inter_op_num_threads = 1
         model_kwargs["session_options"] = options
         model_kwargs["provider"] = "CPUExecutionProvider"
-    encoder = SentenceTransformerEncoder(
-        folder,
-        model_name,
-        device="cpu",
-        batch_size=batch_size,
-        threads=n_threads,
-        backend="openvino" if backend == "openvino" else "onnx",
-        model_kwargs=model_kwargs,
-    )
+    with _quiet_export_advice():
+        encoder = SentenceTransformerEncoder(
+            folder,
+            model_name,
+            device="cpu",
+            batch_size=batch_size,
+            threads=n_threads,
+            backend=_family(backend),
+            model_kwargs=model_kwargs,
+        )
     encoder.backend = backend  # 'onnx-int8' is 'onnx' to sentence-transformers, but not to the collection
     return encoder

@@ -5,7 +5,8 @@ with a FAISS ID selector (a bitmap over internal slots) that admits only live sl
 `allowed` pre-filter, so deleted ids can never come back and k live hits return whenever k exist. When a
 filter is very selective the graph walk finds few admitted nodes, so those searches (and any row that
 still comes back short) are answered exactly from the stored vectors instead. `rebuild_needed()` tells
-the store when dead slots exceed `max_tombstone_ratio` and the index should be rebuilt from SQL.
+the store when dead slots exceed `max_tombstone_ratio`; `compacted()` then builds a fresh graph from the
+index's own live vectors (no trip to SQL), and `compactions` counts how often that happened.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ EXACT_MAX_CANDIDATES = 2048
 EXACT_MAX_SELECTIVITY = 0.02
 # A filtered graph search raises efSearch by 1/selectivity, up to this factor.
 MAX_EF_BOOST = 16
+# `compacted()` copies live vectors into the new graph this many at a time (never all of them at once).
+COMPACT_BATCH = 65_536
 
 
 class HNSWIndex:
@@ -63,6 +66,7 @@ class HNSWIndex:
         self._live = np.zeros(0, dtype=bool)  # False = tombstone
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # (live ids sorted, their slots)
         self._live_bits: np.ndarray | None = None
+        self.compactions = 0  # times this index was rebuilt from its own live vectors (kept in the file)
 
     @classmethod
     def from_params(cls, dimension: int, params: dict[str, Any], size_hint: int | None = None) -> HNSWIndex:
@@ -224,6 +228,20 @@ class HNSWIndex:
         slots = np.flatnonzero(self._live)
         return self._ids[slots].copy(), self._vectors()[slots].copy()
 
+    def compacted(self, batch: int = COMPACT_BATCH) -> HNSWIndex:
+        """A new index with the same parameters over the live entries only: tombstones are gone and the
+        graph is rebuilt. Built from this index's stored vectors a batch at a time, so no full copy of
+        them is made; this index is only read (searches may go on while the new one is built)."""
+        out = HNSWIndex(self.dimension, **self.params)
+        out.compactions = self.compactions + 1
+        slots = np.flatnonzero(self._live)
+        vectors = self._vectors()
+        for lo in range(0, len(slots), batch):
+            out.index.add(np.ascontiguousarray(vectors[slots[lo : lo + batch]]))
+        out._ids = self._ids[slots].copy()
+        out._live = np.ones(len(slots), dtype=bool)
+        return out
+
     @staticmethod
     def estimate_bytes(n: int, dimension: int, M: int = 32) -> int:
         """Memory for n vectors: full vectors + level-0 links (2M) + upper levels (~M/(M-1) * M/M) + maps."""
@@ -232,7 +250,8 @@ class HNSWIndex:
 
     def serialize(self) -> bytes:
         raw = self._faiss.serialize_index(self.index)
-        return pack(self.kind, {"params": self.params}, {"ids": self._ids, "live": self._live, "faiss": raw})
+        header = {"params": self.params, "compactions": self.compactions}
+        return pack(self.kind, header, {"ids": self._ids, "live": self._live, "faiss": raw})
 
     @classmethod
     def deserialize(cls, dimension: int, data: bytes, params: dict | None = None) -> HNSWIndex:
@@ -250,6 +269,7 @@ class HNSWIndex:
         out = cls(dimension, **meta["params"], index=index)
         out._ids = arrays["ids"].copy()
         out._live = arrays["live"].copy()
+        out.compactions = int(meta.get("compactions", 0))
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -271,6 +291,7 @@ class HNSWIndex:
             "bytes_per_vector": round(memory / total, 1) if total else None,
             "tombstones": total - len(self),
             "rebuild_needed": self.rebuild_needed(),
+            "compactions": self.compactions,
         }
 
     def __len__(self) -> int:

@@ -64,7 +64,8 @@ def measure_recall(
 
     The ground truth comes from (ids, vectors) when given (the store passes the vectors it keeps in SQL);
     otherwise from the index's own `exact_search` (HNSW keeps full vectors; flat is exact by construction).
-    IVF-PQ keeps only compressed codes, so it needs (ids, vectors).
+    IVF-PQ keeps only compressed codes, so it needs (ids, vectors). What is measured is `index.search` as
+    callers get it: an IVF-PQ index with a `vector_source` attached (the store's) is measured re-ranked.
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if queries.ndim == 1:

@@ -44,14 +44,20 @@ def check_collection(store: Store, collection: Collection) -> CheckReport:
         )
         counted = dict(
             s.execute(
-                select(ChunkRow.document_id, func.count()).where(ChunkRow.collection_id == collection.id)
+                select(ChunkRow.document_id, func.count())
+                .where(ChunkRow.collection_id == collection.id)
                 .group_by(ChunkRow.document_id)
             ).all()
         )
         docs = s.execute(
-            select(DocumentRow.id, DocumentRow.external_id, DocumentRow.title, DocumentRow.text,
-                   DocumentRow.content_hash, DocumentRow.chunk_count)
-            .where(DocumentRow.collection_id == collection.id)
+            select(
+                DocumentRow.id,
+                DocumentRow.external_id,
+                DocumentRow.title,
+                DocumentRow.text,
+                DocumentRow.content_hash,
+                DocumentRow.chunk_count,
+            ).where(DocumentRow.collection_id == collection.id)
         ).all()
     report.documents, report.chunks = len(docs), len(chunk_ids)
     if bad_dims:

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from latent.chunking import chunk_budget, chunk_document
+from latent.chunking import Chunk, chunk_budget, chunk_document
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
 from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
@@ -22,6 +22,7 @@ from latent.store.records import (
     DocumentInput,
     DocumentRecord,
     PreparedDocument,
+    UpsertPlan,
     UpsertResult,
 )
 from latent.store.vectors import VectorState, decode_vectors
@@ -75,9 +76,17 @@ class Collection:
         stats = dict(self.vectors.index.stats())
         stats.update({k: v for k, v in index_info.items() if k not in stats})
         return CollectionInfo(
-            name=self.name, model=self.model, backend=self.backend, dimension=self.dimension,
-            metric=self.metric, index=self.index_spec, documents=int(docs), chunks=int(chunks),
-            chunk_tokens=self.chunk_tokens, chunk_overlap=self.chunk_overlap, created_at=self.created_at,
+            name=self.name,
+            model=self.model,
+            backend=self.backend,
+            dimension=self.dimension,
+            metric=self.metric,
+            index=self.index_spec,
+            documents=int(docs),
+            chunks=int(chunks),
+            chunk_tokens=self.chunk_tokens,
+            chunk_overlap=self.chunk_overlap,
+            created_at=self.created_at,
             index_stats=stats,
         )
 
@@ -171,8 +180,14 @@ class Collection:
             return {}
         with self.sessions() as s:
             rows = s.execute(
-                select(ChunkRow.id, ChunkRow.document_id, DocumentRow.external_id, ChunkRow.ordinal,
-                       ChunkRow.char_start, ChunkRow.char_end)
+                select(
+                    ChunkRow.id,
+                    ChunkRow.document_id,
+                    DocumentRow.external_id,
+                    ChunkRow.ordinal,
+                    ChunkRow.char_start,
+                    ChunkRow.char_end,
+                )
                 .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
                 .where(ChunkRow.id.in_([int(v) for v in vector_ids]))
             ).all()
@@ -180,19 +195,20 @@ class Collection:
 
     # ----- clusters (the newest clustering run of the collection) ------------------------------
     def _newest_clustering(self) -> Any:
-        return (
-            select(func.max(ClusteringRow.id)).where(ClusteringRow.collection_id == self.id).scalar_subquery()
-        )
+        return select(func.max(ClusteringRow.id)).where(ClusteringRow.collection_id == self.id).scalar_subquery()
 
     def _cluster_condition(self, op: str, arg: Any) -> Any:
         """`{"cluster": 3}` / `{"cluster": {"$in": [1, 2]}}`: members of the newest clustering's clusters."""
         values = arg if op in ("$in", "$nin") else [arg]
-        if op not in ("$eq", "$ne", "$in", "$nin") or not isinstance(values, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in values
+        if (
+            op not in ("$eq", "$ne", "$in", "$nin")
+            or not isinstance(values, list)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)
         ):
             raise InvalidInput(
                 "field 'cluster' takes an integer cluster id with $eq, $ne, $in or $nin",
-                code="invalid_filter", details={"field": "cluster", "operator": op},
+                code="invalid_filter",
+                details={"field": "cluster", "operator": op},
             )
         members = select(ClusterAssignmentRow.document_id).where(
             ClusterAssignmentRow.clustering_id == self._newest_clustering(),
@@ -232,13 +248,7 @@ class Collection:
         unchanged = [d for d in docs if stored.get(d.id) == d.content_hash()]
         if not changed:
             return [], unchanged
-        budget = chunk_budget(self.encoder, self.chunk_tokens)
-        title_toks = self.encoder.tokenize([d.title for d in changed])
-        text_toks = self.encoder.tokenize([d.text for d in changed])
-        per_doc = [
-            chunk_document(d.title, d.text, tt, xt, budget, self.chunk_overlap)
-            for d, tt, xt in zip(changed, title_toks, text_toks, strict=True)
-        ]
+        per_doc = self.chunk(changed)
         flat = [c.text for chunks in per_doc for c in chunks]
         vectors = self.encoder.encode(flat)
         prepared, offset = [], 0
@@ -247,6 +257,16 @@ class Collection:
             prepared.append(PreparedDocument(doc, doc.content_hash(), spans, vectors[offset : offset + len(chunks)]))
             offset += len(chunks)
         return prepared, unchanged
+
+    def chunk(self, docs: Sequence[DocumentInput]) -> list[list[Chunk]]:
+        """The windows each document is embedded as (title-prefixed, overlapping, nothing dropped)."""
+        budget = chunk_budget(self.encoder, self.chunk_tokens)
+        title_toks = self.encoder.tokenize([d.title for d in docs])
+        text_toks = self.encoder.tokenize([d.text for d in docs])
+        return [
+            chunk_document(d.title, d.text, tt, xt, budget, self.chunk_overlap)
+            for d, tt, xt in zip(docs, title_toks, text_toks, strict=True)
+        ]
 
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
         if not external_ids:
@@ -282,12 +302,21 @@ class Collection:
 
     def upsert(self, docs: Sequence[DocumentInput]) -> UpsertResult:
         """Insert or replace documents: unchanged content is skipped, changed content re-embedded."""
+        return self.write_plan(self.plan_upsert(docs))
+
+    def plan_upsert(self, docs: Sequence[DocumentInput]) -> UpsertPlan:
+        """The embedding half of an upsert (no lock held), so a batch job can embed the next batch
+        while the previous one is written. The plan is valid only if no write touches these ids first."""
         _check_unique(docs)
         prepared, unchanged = self.prepare(docs)
         stored_meta = self._stored_metadata([d.id for d in unchanged])
         metadata_only = [d for d in unchanged if stored_meta.get(d.id) != d.metadata]
-        result = self.commit(prepared, metadata_only)
-        result.unchanged = len(unchanged) - result.metadata_updated
+        return UpsertPlan(prepared, unchanged, metadata_only)
+
+    def write_plan(self, plan: UpsertPlan) -> UpsertResult:
+        """The writing half of an upsert: one transaction, then the index."""
+        result = self.commit(plan.prepared, plan.metadata_only)
+        result.unchanged = len(plan.unchanged) - result.metadata_updated
         return result
 
     def _stored_metadata(self, external_ids: list[str]) -> dict[str, dict]:
@@ -302,8 +331,12 @@ class Collection:
         return dict(rows)
 
     def _write_locked(
-        self, s: Session, prepared: Sequence[PreparedDocument], metadata_only: Sequence[DocumentInput],
-        seq: int, result: UpsertResult,
+        self,
+        s: Session,
+        prepared: Sequence[PreparedDocument],
+        metadata_only: Sequence[DocumentInput],
+        seq: int,
+        result: UpsertResult,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         now = utcnow()
         for doc in metadata_only:
@@ -331,8 +364,13 @@ class Collection:
         new_rows = []
         for p in prepared:
             values = dict(
-                title=p.doc.title, text=p.doc.text, metadata_=p.doc.metadata, content_hash=p.content_hash,
-                chunk_count=len(p.spans), token_count=sum(t for _, _, t in p.spans), updated_at=now,
+                title=p.doc.title,
+                text=p.doc.text,
+                metadata_=p.doc.metadata,
+                content_hash=p.content_hash,
+                chunk_count=len(p.spans),
+                token_count=sum(t for _, _, t in p.spans),
+                updated_at=now,
             )
             if p.doc.id in existing:
                 s.execute(update(DocumentRow).where(DocumentRow.id == existing[p.doc.id]).values(**values))
@@ -345,8 +383,14 @@ class Collection:
             existing.update({r["external_id"]: i for r, i in zip(new_rows, new_ids, strict=True)})
         rows = [
             {
-                "collection_id": self.id, "document_id": existing[p.doc.id], "ordinal": i, "char_start": a,
-                "char_end": b, "token_count": t, "seq": seq, "vector": np.ascontiguousarray(v, np.float32).tobytes(),
+                "collection_id": self.id,
+                "document_id": existing[p.doc.id],
+                "ordinal": i,
+                "char_start": a,
+                "char_end": b,
+                "token_count": t,
+                "seq": seq,
+                "vector": np.ascontiguousarray(v, np.float32).tobytes(),
             }
             for p in prepared
             for i, ((a, b, t), v) in enumerate(zip(p.spans, p.vectors, strict=True))
@@ -390,11 +434,14 @@ class Collection:
                 seq = _bump_seq(s, self.id)
                 removed = s.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(list(doc_ids)))).all()
                 if removed:
-                    s.execute(insert(VectorDeletionRow),
-                              [{"vector_id": v, "collection_id": self.id, "seq": seq} for v in removed])
+                    s.execute(
+                        insert(VectorDeletionRow),
+                        [{"vector_id": v, "collection_id": self.id, "seq": seq} for v in removed],
+                    )
                 deleted = s.execute(delete(DocumentRow).where(DocumentRow.id.in_(list(doc_ids)))).rowcount
-            self.vectors.apply(np.asarray(removed, np.int64), np.zeros(0, np.int64),
-                               np.zeros((0, self.dimension), np.float32), seq)
+            self.vectors.apply(
+                np.asarray(removed, np.int64), np.zeros(0, np.int64), np.zeros((0, self.dimension), np.float32), seq
+            )
             self.vectors.persist(every_seconds=self.checkpoint_seconds)
         return int(deleted)
 
@@ -425,8 +472,9 @@ class Collection:
         vecs = np.vstack([p[1] for p in pages])
         with self.vectors.lock.read():
             recall = measure_recall(self.vectors.index, sample_queries(vecs, queries), k, ids=ids, vectors=vecs)
-        info.update({f"recall@{k}": round(recall, 4), "recall_measured_at_vectors": n,
-                     "recall_queries": min(queries, n)})
+        info.update(
+            {f"recall@{k}": round(recall, 4), "recall_measured_at_vectors": n, "recall_queries": min(queries, n)}
+        )
         with self.sessions() as s, s.begin():
             s.execute(update(CollectionRow).where(CollectionRow.id == self.id).values(index_info=info))
         return info
@@ -436,24 +484,30 @@ def validate_document(doc: DocumentInput) -> None:
     if not isinstance(doc.id, str) or not doc.id.strip():
         raise InvalidInput("every document needs a non-empty string id", code="invalid_document")
     if len(doc.id) > MAX_ID_CHARS:
-        raise InvalidInput(f"document id longer than {MAX_ID_CHARS} characters", code="invalid_document",
-                           details={"id": doc.id[:64] + "…"})
+        raise InvalidInput(
+            f"document id longer than {MAX_ID_CHARS} characters",
+            code="invalid_document",
+            details={"id": doc.id[:64] + "…"},
+        )
     if not isinstance(doc.text, str) or not isinstance(doc.title, str):
-        raise InvalidInput(f"document {doc.id!r}: text and title must be strings", code="invalid_document",
-                           details={"id": doc.id})
+        raise InvalidInput(
+            f"document {doc.id!r}: text and title must be strings", code="invalid_document", details={"id": doc.id}
+        )
     if not (doc.text.strip() or doc.title.strip()):
         raise InvalidInput(f"document {doc.id!r} has no text", code="invalid_document", details={"id": doc.id})
     if not isinstance(doc.metadata, dict):
-        raise InvalidInput(f"document {doc.id!r}: metadata must be an object", code="invalid_document",
-                           details={"id": doc.id})
+        raise InvalidInput(
+            f"document {doc.id!r}: metadata must be an object", code="invalid_document", details={"id": doc.id}
+        )
 
 
 def _check_unique(docs: Sequence[DocumentInput]) -> None:
     seen: set[str] = set()
     dupes = sorted({d.id for d in docs if d.id in seen or seen.add(d.id)})
     if dupes:
-        raise InvalidInput(f"duplicate document ids in one batch: {dupes[:5]}", code="duplicate_ids",
-                           details={"ids": dupes})
+        raise InvalidInput(
+            f"duplicate document ids in one batch: {dupes[:5]}", code="duplicate_ids", details={"ids": dupes}
+        )
 
 
 def _bump_seq(s: Session, collection_id: int) -> int:
@@ -469,6 +523,13 @@ def _mean_unit(vectors: np.ndarray) -> np.ndarray:
 
 def _record(r: DocumentRow) -> DocumentRecord:
     return DocumentRecord(
-        id=r.external_id, title=r.title, text=r.text, metadata=r.metadata_ or {}, chunk_count=r.chunk_count,
-        token_count=r.token_count, content_hash=r.content_hash, created_at=r.created_at, updated_at=r.updated_at,
+        id=r.external_id,
+        title=r.title,
+        text=r.text,
+        metadata=r.metadata_ or {},
+        chunk_count=r.chunk_count,
+        token_count=r.token_count,
+        content_hash=r.content_hash,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )

@@ -76,8 +76,11 @@ class FilterCompiler:
 
     def _condition(self, field: str, op: str, arg: Any) -> ColumnElement[bool]:
         if op not in COMPARISONS:
-            raise _bad(f"unknown operator {op!r} on field {field!r}; use one of {', '.join(COMPARISONS)}",
-                       operator=op, field=field)
+            raise _bad(
+                f"unknown operator {op!r} on field {field!r}; use one of {', '.join(COMPARISONS)}",
+                operator=op,
+                field=field,
+            )
         if field in self.extra_fields:
             return self.extra_fields[field](op, arg)
         if field == "id":
@@ -146,8 +149,12 @@ def _sqlite(field: str, op: str, arg: Any) -> ColumnElement[bool]:
         return and_(kind_ok, extracted == value)
     if op == "$ne":
         return or_(extracted.is_(None), not_(kind_ok), extracted != value)
-    compare = {"$gt": extracted > value, "$gte": extracted >= value, "$lt": extracted < value,
-               "$lte": extracted <= value}[op]
+    compare = {
+        "$gt": extracted > value,
+        "$gte": extracted >= value,
+        "$lt": extracted < value,
+        "$lte": extracted <= value,
+    }[op]
     return and_(kind_ok, compare)
 
 
@@ -182,6 +189,10 @@ def _postgres(field: str, op: str, arg: Any) -> ColumnElement[bool]:
     if op == "$ne":
         return or_(node.is_(None), node != jsonb(arg))
     same_kind = func.jsonb_typeof(node) == ("number" if isinstance(arg, int | float) else "string")
-    compare = {"$gt": node > jsonb(arg), "$gte": node >= jsonb(arg), "$lt": node < jsonb(arg),
-               "$lte": node <= jsonb(arg)}[op]
+    compare = {
+        "$gt": node > jsonb(arg),
+        "$gte": node >= jsonb(arg),
+        "$lt": node < jsonb(arg),
+        "$lte": node <= jsonb(arg),
+    }[op]
     return and_(same_kind, compare)

@@ -78,6 +78,15 @@ class PreparedDocument:
 
 
 @dataclass(slots=True)
+class UpsertPlan:
+    """What an upsert will write, worked out (and embedded) before taking the writer lock."""
+
+    prepared: list[PreparedDocument]
+    unchanged: list[DocumentInput]
+    metadata_only: list[DocumentInput]  # unchanged content, new metadata: no re-embedding
+
+
+@dataclass(slots=True)
 class Hit:
     id: str
     score: float

@@ -66,20 +66,23 @@ class Store:
         if not _NAME.match(name or ""):
             raise InvalidInput(
                 f"invalid collection name {name!r}: use letters, digits, '_', '-', '.', at most 128 characters",
-                code="invalid_collection_name", details={"name": name},
+                code="invalid_collection_name",
+                details={"name": name},
             )
         model_name = encoder_identity(model or self.settings.model)
         with self._lock, self.sessions() as s, s.begin():
             row = s.scalar(select(CollectionRow).where(CollectionRow.name == name))
             if row is not None:
                 if not exist_ok:
-                    raise Conflict(f"collection {name!r} already exists", code="collection_exists",
-                                   details={"name": name})
+                    raise Conflict(
+                        f"collection {name!r} already exists", code="collection_exists", details={"name": name}
+                    )
                 if model and row.model != model_name:
                     raise Conflict(
                         f"collection {name!r} was built with model {row.model!r}, not {model_name!r}; "
                         "a collection never mixes vectors of two models",
-                        code="model_mismatch", details={"collection": row.model, "requested": model_name},
+                        code="model_mismatch",
+                        details={"collection": row.model, "requested": model_name},
                     )
             else:
                 encoder = self.encoder(model_name, backend)
@@ -88,10 +91,16 @@ class Store:
                 spec = index or self.settings.index
                 create_index(spec, encoder.dimension)  # an unknown type or bad parameter fails before any row
                 row = CollectionRow(
-                    name=name, model=model_name, backend=backend or self.settings.backend,
-                    dimension=encoder.dimension, metric="cosine", index_spec=spec,
+                    name=name,
+                    model=model_name,
+                    backend=backend or self.settings.backend,
+                    dimension=encoder.dimension,
+                    metric="cosine",
+                    index_spec=spec,
                     chunk_tokens=self.settings.chunk_tokens or (encoder.max_seq_length - encoder.special_tokens),
-                    chunk_overlap=self.settings.chunk_overlap, seq=0, index_info={},
+                    chunk_overlap=self.settings.chunk_overlap,
+                    seq=0,
+                    index_info={},
                 )
                 s.add(row)
         return self.collection(name)
@@ -107,8 +116,14 @@ class Store:
             if cached is not None and cached.id == row.id:
                 return cached
             collection = Collection(
-                row, self.sessions, self.encoder(row.model, row.backend), self.index_path(row),
-                self.lock_path(row), self.dialect, self.settings.max_filter_depth, self.settings.checkpoint_seconds,
+                row,
+                self.sessions,
+                self.encoder(row.model, row.backend),
+                self.index_path(row),
+                self.lock_path(row),
+                self.dialect,
+                self.settings.max_filter_depth,
+                self.settings.checkpoint_seconds,
             )
             collection.dir = self.collection_dir(row)
             self._open[name] = collection
@@ -125,9 +140,17 @@ class Store:
             )
         return [
             CollectionInfo(
-                name=r.name, model=r.model, backend=r.backend, dimension=r.dimension, metric=r.metric,
-                index=r.index_spec, documents=int(docs.get(r.id, 0)), chunks=int(chunks.get(r.id, 0)),
-                chunk_tokens=r.chunk_tokens, chunk_overlap=r.chunk_overlap, created_at=r.created_at,
+                name=r.name,
+                model=r.model,
+                backend=r.backend,
+                dimension=r.dimension,
+                metric=r.metric,
+                index=r.index_spec,
+                documents=int(docs.get(r.id, 0)),
+                chunks=int(chunks.get(r.id, 0)),
+                chunk_tokens=r.chunk_tokens,
+                chunk_overlap=r.chunk_overlap,
+                created_at=r.created_at,
                 index_stats=dict(r.index_info or {}),
             )
             for r in rows

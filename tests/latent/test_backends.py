@@ -1,4 +1,4 @@
-"""ONNX fp32 / int8 encoders agree with the torch model; exports are cached and safe to race."""
+"""ONNX and OpenVINO (fp32 / int8) encoders agree with the torch model; exports are cached and safe to race."""
 
 from __future__ import annotations
 
@@ -89,9 +89,8 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def export_cache(tmp_path_factory) -> Path:
-    """One export cache for the whole session: each backend is exported once."""
-    return tmp_path_factory.mktemp("model-exports")
+def export_cache(model_cache) -> Path:
+    return model_cache
 
 
 @pytest.fixture(scope="session")
@@ -102,8 +101,12 @@ def torch_vectors(model_path) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("backend", "min_cosine"), [("onnx", 0.999), ("onnx-int8", 0.98)])
-def test_onnx_backends_match_torch(backend, min_cosine, model_path, export_cache, torch_vectors):
+@pytest.mark.parametrize(
+    ("backend", "min_cosine"), [("onnx", 0.999), ("onnx-int8", 0.98), ("openvino", 0.999), ("openvino-int8", 0.98)]
+)
+def test_accelerated_backends_match_torch(
+    backend, min_cosine, model_path, export_cache, torch_vectors, small_calibration
+):
     encoder = load_accelerated_encoder(
         model_path, "all-MiniLM-L6-v2", backend=backend, batch_size=16, threads=None, cache_dir=export_cache
     )
@@ -176,3 +179,25 @@ def test_openvino_without_optimum_intel_names_the_extra(model_path, tmp_path, mo
     with pytest.raises(MissingDependency) as info:
         load_accelerated_encoder(model_path, "m", backend="openvino", batch_size=8, threads=1, cache_dir=tmp_path)
     assert "latent[openvino]" in info.value.message and info.value.details["extra"] == "openvino"
+
+
+@pytest.mark.slow
+def test_openvino_int8_export_is_cached_static_int8(model_path, export_cache, small_calibration):
+    from latent.embedder.onnx import OPENVINO_INT8_FILE
+
+    folder, name = prepare_export(model_path, "all-MiniLM-L6-v2", "openvino-int8", export_cache)
+    assert name == OPENVINO_INT8_FILE and (folder / name).with_suffix(".bin").is_file()
+    graph = (folder / name).read_text()
+    assert "FakeQuantize" in graph or "FakeConvert" in graph or 'element_type="i8"' in graph  # really quantized
+    stamp = (folder / name).stat().st_mtime_ns
+    assert prepare_export(model_path, "all-MiniLM-L6-v2", "openvino-int8", export_cache) == (folder, name)
+    assert (folder / name).stat().st_mtime_ns == stamp
+    assert not [p for p in folder.rglob(".*")]  # no temp folders left
+
+
+def test_calibration_texts_are_offline_varied_and_deterministic():
+    from latent.embedder.ov_quantize import calibration_texts
+
+    texts = calibration_texts(40)
+    assert len(texts) == 40 and len(set(texts)) == 40 and calibration_texts(40) == texts
+    assert len({t.split(".")[0] for t in texts}) > 10  # spread over many stdlib modules, not one
