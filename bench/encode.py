@@ -138,14 +138,14 @@ def main(argv: list[str] | None = None) -> dict:
         "results": rows,
     }
     print(f"{len(docs)} SciFact docs, {tokens} tokens, batch {args.batch_size}, load avg {load_before[0]:.1f}")
-    print(f"{'backend':<11}{'docs/s':>9}{'tokens/s':>10}{'vs torch':>10}{'cos mean':>10}{'cos min':>9}")
+    print(f"{'backend':<14}{'docs/s':>9}{'tokens/s':>10}{'vs torch':>10}{'cos mean':>10}{'cos min':>9}")
     for r in rows:
         print(
-            f"{r['backend']:<11}{r['docs_per_s']:>9}{r['tokens_per_s']:>10}{r['speedup_vs_torch']:>9}x"
+            f"{r['backend']:<14}{r['docs_per_s']:>9}{r['tokens_per_s']:>10}{r['speedup_vs_torch']:>9}x"
             f"{r['mean_cosine_to_torch']:>10.4f}{r['min_cosine_to_torch']:>9.4f}"
         )
     for name, why in skipped.items():
-        print(f"{name:<11}skipped: {why}")
+        print(f"{name:<14}skipped: {why}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -54,6 +54,13 @@ def main_options(
     backend: Annotated[
         str | None, typer.Option(help="Encoder backend: torch|onnx|onnx-int8|openvino|openvino-int8.")
     ] = None,
+    query_backend: Annotated[
+        str | None,
+        typer.Option(
+            help="Backend for query texts when it is not the collection's; only if their vectors agree "
+            "(env LATENT_QUERY_BACKEND)."
+        ),
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Texts per encoder forward pass.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device (cpu).")] = None,
     version: Annotated[
@@ -66,6 +73,7 @@ def main_options(
         "database_url": database_url,
         "model": model,
         "backend": backend,
+        "query_backend": query_backend,
         "batch_size": batch_size,
         "device": device,
     }
@@ -234,10 +242,11 @@ def collections(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             "documents": c.documents,
             "chunks": c.chunks,
             "index": c.index,
+            "query_backend": c.query_backend,
         }
         for c in infos
     ]
-    headers = ["name", "model", "backend", "dimension", "documents", "chunks", "index"]
+    headers = ["name", "model", "backend", "dimension", "documents", "chunks", "index", "query backend"]
     emit(data, as_json, [list(d.values()) for d in data], headers)
 
 

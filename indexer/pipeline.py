@@ -118,9 +118,13 @@ def index_documents(
     progress: bool = True,
     total: int | None = None,
     create: dict[str, Any] | None = None,
+    pipelined: bool = True,
 ) -> IndexSummary:
     """Index a stream into a collection (created if missing). Each batch is its own transaction, so an
-    interrupted run keeps every finished batch and a re-run skips them by content hash."""
+    interrupted run keeps every finished batch and a re-run skips them by content hash.
+
+    `pipelined=False` embeds and writes strictly in turn (bench/indexing.py measures the difference).
+    """
     collection = store.create_collection(collection_name, exist_ok=True, **(create or {}))
     summary = IndexSummary(collection_name)
     bar = _progress_bar(progress, total, collection_name)
@@ -139,7 +143,11 @@ def index_documents(
 
     start = time.perf_counter()
     try:
-        for docs, plan in planned(collection, batched(items, batch_docs, on_reject)):
+        batches = batched(items, batch_docs, on_reject)
+        plans = (
+            planned(collection, batches) if pipelined else ((docs, collection.plan_upsert(docs)) for docs in batches)
+        )
+        for docs, plan in plans:
             result = collection.write_plan(plan)
             summary.indexed += result.upserted
             summary.unchanged += result.unchanged

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
         description="Embedding model: 'all-MiniLM-L6-v2' (bundled package) or a local sentence-transformers folder.",
     )
     backend: str = Field("torch", description="Encoder backend: torch | onnx | onnx-int8 | openvino | openvino-int8.")
+    query_backend: str | None = Field(
+        None,
+        description="Encoder backend for query texts when it differs from the one a collection was built with; "
+        "allowed only if their vectors agree (mean cosine >= query_backend_min_cosine on a sample of the "
+        "collection's texts).",
+    )
+    query_backend_min_cosine: float = Field(
+        0.98,
+        ge=-1.0,
+        le=1.0,
+        description="Least mean cosine, over the sample, between the collection's and the query backend's vectors.",
+    )
     model_cache: Path | None = Field(
         None, description="Where ONNX/OpenVINO exports of the model are kept (default: <home>/models); exported once."
     )

@@ -38,6 +38,12 @@ class DimensionMismatch(InvalidInput):
     code = "dimension_mismatch"
 
 
+class BackendMismatch(Conflict):
+    """Query vectors from one encoder backend would not be comparable with a collection built by another."""
+
+    code = "backend_mismatch"
+
+
 class TooLarge(LatentError):
     code = "too_large"
     status = 413

@@ -232,10 +232,10 @@ def project_vectors(collection: Collection, vectors: np.ndarray, map_id: int | N
 
 
 def project_texts(collection: Collection, texts: Sequence[str], map_id: int | None = None) -> np.ndarray | None:
-    """Embed texts with the collection's encoder and place them on the map."""
+    """Embed texts with the collection's query encoder and place them on the map."""
     if any(not isinstance(t, str) or not t.strip() for t in texts):
         raise InvalidInput("texts must be non-empty strings", code="empty_text")
-    vectors = collection.encoder.encode(list(texts)) if texts else np.zeros((0, collection.dimension), np.float32)
+    vectors = collection.query_encoder.encode(list(texts)) if texts else np.zeros((0, collection.dimension), np.float32)
     return project_vectors(collection, vectors, map_id)
 
 

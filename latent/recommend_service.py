@@ -141,7 +141,7 @@ def recommend_documents(
     if unknown and missing == "error":
         raise DocumentNotFound(unknown, collection.name)
     texts = [s.text for s in (*pos_specs, *neg_specs) if s.text is not None]
-    encoded = dict(zip(texts, collection.encoder.encode(texts), strict=True)) if texts else {}
+    encoded = dict(zip(texts, collection.query_encoder.encode(texts), strict=True)) if texts else {}
     index = DocumentIndex(collection, filter)
     vectors = index.document_vectors({i: found[i] for i in stored if i in found})
     unknown += [i for i in dict.fromkeys(stored) if i in found and i not in vectors]  # deleted meanwhile

@@ -96,7 +96,7 @@ def encode_queries(
     collection: Collection, queries: list[str] | None, vectors: Sequence[Sequence[float]] | None
 ) -> np.ndarray:
     if queries is not None:
-        return collection.encoder.encode(queries)
+        return collection.query_encoder.encode(queries)
     arr = np.asarray(vectors, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[1] != collection.dimension:
         raise DimensionMismatch(

@@ -269,7 +269,7 @@ def resolve(collection: Collection, endpoints: Sequence[Endpoint]) -> np.ndarray
     if missing:
         raise DocumentNotFound(missing, collection.name)
     texts = [e.text for e in endpoints if e.text is not None]
-    encoded = iter(collection.encoder.encode(texts)) if texts else iter(())
+    encoded = iter(collection.query_encoder.encode(texts)) if texts else iter(())
     rows = []
     for i, e in enumerate(endpoints):
         if e.id is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from latent.chunking import Chunk, chunk_budget, chunk_document
+from latent.embedder.agreement import AgreedEncoder
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
 from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
@@ -55,7 +56,8 @@ class Collection:
         self.chunk_overlap = row.chunk_overlap
         self.created_at = row.created_at
         self.sessions = sessions
-        self.encoder = encoder
+        self.encoder = encoder  # writes (chunks, stored vectors): always the backend the collection was built with
+        self.query_encoder: Encoder = encoder  # query texts; the Store puts an AgreedEncoder here for another backend
         self.dialect = dialect
         self.writer = WriterLock(lock_path)
         self.vectors = VectorState(row.id, row.index_spec, row.dimension, index_path, sessions)
@@ -88,7 +90,14 @@ class Collection:
             chunk_overlap=self.chunk_overlap,
             created_at=self.created_at,
             index_stats=stats,
+            **self._query_info(),
         )
+
+    def _query_info(self) -> dict[str, Any]:
+        """The query backend and its measured agreement, when queries use another backend than writes."""
+        if not isinstance(self.query_encoder, AgreedEncoder):
+            return {}
+        return {"query_backend": self.query_encoder.backend, "backend_agreement": self.query_encoder.report()}
 
     def get(self, external_id: str) -> DocumentRecord:
         found = self.get_many([external_id])

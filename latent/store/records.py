@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from latent.embedder.agreement import AgreementReport
+
 
 @dataclass(slots=True)
 class DocumentInput:
@@ -50,6 +52,8 @@ class CollectionInfo:
     chunk_overlap: int
     created_at: datetime
     index_stats: dict[str, Any] = field(default_factory=dict)
+    query_backend: str | None = None  # encodes query texts when it is not `backend` (settings.query_backend)
+    backend_agreement: AgreementReport | None = None  # how well it agrees with `backend`, once measured
 
 
 @dataclass(slots=True)

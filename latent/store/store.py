@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
 from latent.config import Settings
 from latent.embedder import Encoder, encoder_identity, load_encoder
+from latent.embedder.agreement import (
+    SAMPLE_TEXTS,
+    AgreedEncoder,
+    AgreementReport,
+    backend_agreement,
+    even_sample,
+)
 from latent.errors import CollectionNotFound, Conflict, InvalidInput
 from latent.store.collection import Collection
 from latent.store.db import make_engine, migrate, session_factory
@@ -20,10 +28,23 @@ from latent.store.records import CollectionInfo
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
+def _check_query_backend(backend: str | None) -> None:
+    """Fail at start-up, not on the first query (nor after a collection was created), on a misspelt backend."""
+    from latent.embedder.onnx import BACKENDS
+
+    if backend and backend not in ("torch", *BACKENDS):
+        raise InvalidInput(
+            f"unknown query backend {backend!r}; choose torch or one of {', '.join(BACKENDS)}",
+            code="invalid_query_backend",
+            details={"query_backend": backend},
+        )
+
+
 class Store:
     """One per process: shares the engine, the encoders and the open collections between threads."""
 
     def __init__(self, settings: Settings):
+        _check_query_backend(settings.query_backend)
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.resolved_database_url)
@@ -32,6 +53,8 @@ class Store:
         self.dialect = self.engine.dialect.name
         self._open: dict[str, Collection] = {}
         self._lock = threading.RLock()
+        self._agreements: dict[tuple[str, str, str], AgreementReport] = {}  # (model, reference, candidate)
+        self._agreement_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
@@ -126,6 +149,16 @@ class Store:
                 self.settings.checkpoint_seconds,
             )
             collection.dir = self.collection_dir(row)
+            query_backend = self.query_backend_for(row.backend)
+            if query_backend is not None:
+                key = (row.id, row.model, row.backend, query_backend)
+                collection.query_encoder = AgreedEncoder(
+                    collection.encoder,
+                    query_backend,
+                    self.settings.query_backend_min_cosine,
+                    lambda: self._measure_agreement(*key),
+                    row.name,
+                )
             self._open[name] = collection
             return collection
 
@@ -152,9 +185,51 @@ class Store:
                 chunk_overlap=r.chunk_overlap,
                 created_at=r.created_at,
                 index_stats=dict(r.index_info or {}),
+                query_backend=self.query_backend_for(r.backend),
+                backend_agreement=self._agreements.get((r.model, r.backend, self.query_backend_for(r.backend) or "")),
             )
             for r in rows
         ]
+
+    # ----- query backend ----------------------------------------------------------------------
+    def query_backend_for(self, backend: str) -> str | None:
+        """The backend that encodes queries of a collection built with `backend`, when it is another one."""
+        wanted = self.settings.query_backend
+        return wanted if wanted and wanted != backend else None
+
+    def _measure_agreement(
+        self, collection_id: int, model: str, reference: str, candidate: str
+    ) -> tuple[Encoder, AgreementReport]:
+        """Load the candidate encoder and compare it with the reference, once per (model, pair) and store."""
+        encoder = self.encoder(model, candidate)
+        key = (model, reference, candidate)
+        with self._agreement_lock:
+            report = self._agreements.get(key)
+            if report is None:
+                texts = self._sample_texts(collection_id)
+                report = backend_agreement(self.encoder(model, reference), encoder, texts, SAMPLE_TEXTS)
+                # The names the collection and the settings use (a test's fake encoder calls itself 'fake').
+                report = replace(report, reference=reference, candidate=candidate)
+                self._agreements[key] = report
+        return encoder, report
+
+    def _sample_texts(self, collection_id: int, n: int = SAMPLE_TEXTS, max_chars: int = 2000) -> list[str]:
+        """Up to n stored documents (title and text) spread evenly over the collection; the demo
+        calibration texts when it is empty."""
+        with self.sessions() as s:
+            ids = s.scalars(
+                select(DocumentRow.id).where(DocumentRow.collection_id == collection_id).order_by(DocumentRow.id)
+            ).all()
+            picked = even_sample(list(ids), n)
+            rows = s.execute(
+                select(DocumentRow.title, DocumentRow.text).where(DocumentRow.id.in_(picked)).order_by(DocumentRow.id)
+            ).all()
+        texts = [f"{title} {text}".strip()[:max_chars] for title, text in rows]
+        if any(t for t in texts):
+            return texts
+        from latent.embedder.ov_quantize import calibration_texts
+
+        return [t[:max_chars] for t in calibration_texts(n)]
 
     def drop_collection(self, name: str) -> None:
         with self._lock:

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from latent.embedder.agreement import AgreementReport
 from latent.store.records import CollectionInfo
 from service.schemas.common import Strict
 
 
 class CollectionCreate(Strict):
-    name: str = Field(
-        description="Letters, digits, '_', '-', '.'; at most 128 characters.", examples=["papers"]
-    )
+    name: str = Field(description="Letters, digits, '_', '-', '.'; at most 128 characters.", examples=["papers"])
     model: str | None = Field(None, description="Embedding model (default: the service's model).")
-    index: str | None = Field(
-        None, description="Index type: flat | hnsw | ivf-pq | auto, with optional params."
-    )
+    index: str | None = Field(None, description="Index type: flat | hnsw | ivf-pq | auto, with optional params.")
+
+
+class BackendAgreementPublic(BaseModel):
+    """Cosine between the vectors of the collection's backend and of the query backend on the same texts."""
+
+    model: str
+    reference: str = Field(description="The backend the collection was built with.")
+    candidate: str = Field(description="The backend that encodes query texts.")
+    sample: int = Field(description="Texts compared (stored documents, or calibration texts when empty).")
+    mean_cosine: float
+    min_cosine: float
+
+    @classmethod
+    def of(cls, report: AgreementReport | None) -> BackendAgreementPublic | None:
+        return None if report is None else cls(**asdict(report))
 
 
 class CollectionPublic(BaseModel):
@@ -34,6 +47,12 @@ class CollectionPublic(BaseModel):
     chunk_overlap: int
     created_at: datetime
     index_stats: dict[str, Any] = Field(default_factory=dict)
+    query_backend: str | None = Field(
+        None, description="Backend that encodes query texts when it is not `backend` (LATENT_QUERY_BACKEND)."
+    )
+    backend_agreement: BackendAgreementPublic | None = Field(
+        None, description="How well the query backend's vectors agree with the collection's."
+    )
 
     @classmethod
     def of(cls, info: CollectionInfo) -> CollectionPublic:
@@ -50,6 +69,8 @@ class CollectionPublic(BaseModel):
             chunk_overlap=info.chunk_overlap,
             created_at=info.created_at,
             index_stats=info.index_stats,
+            query_backend=info.query_backend,
+            backend_agreement=BackendAgreementPublic.of(info.backend_agreement),
         )
 
 
