@@ -31,8 +31,8 @@ class FakeEncoder:
             out.append(
                 Tokenized(
                     ids=[self._word_id(m.group().lower()) for m in matches],
-                    tokens=[m.group().lower() for m in matches],
                     offsets=[(m.start(), m.end()) for m in matches],
+                    words=[m.group().lower() for m in matches],
                 )
             )
         return out

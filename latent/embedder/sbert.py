@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -54,15 +55,77 @@ class SentenceTransformerEncoder:
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
+        # A private copy for `tokenize`: a Rust tokenizer shared between threads fails with "Already
+        # borrowed" when one call switches truncation off (ours) while another encodes (truncating).
+        # Its Rust tokenizer is called directly (no truncation, no padding, plain lists): transformers'
+        # wrapper spends as long converting the output as the tokenizer spends tokenizing.
+        self._span_tokenizer = copy.deepcopy(self.tokenizer)
+        self._spans = self._span_tokenizer.backend_tokenizer
+        self._spans.no_truncation()
+        self._spans.no_padding()
+
+        self._model_inputs = self._ids_path_inputs()
 
     def tokenize(self, texts: list[str]) -> list[Tokenized]:
-        enc = self.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
-        )
+        to_tokens = self._span_tokenizer.convert_ids_to_tokens
         return [
-            Tokenized(ids=ids, tokens=self.tokenizer.convert_ids_to_tokens(ids), offsets=[tuple(o) for o in offs])
-            for ids, offs in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
+            Tokenized(ids=e.ids, offsets=e.offsets, id_to_token=to_tokens, word_ids=e.word_ids)
+            for e in self._spans.encode_batch(list(texts), add_special_tokens=False)
         ]
+
+    def _ids_path_inputs(self) -> list[str] | None:
+        """The model inputs `encode_ids` builds, or None where ids cannot stand in for text.
+
+        Chunk ids are the document's ids sliced at word edges; that equals tokenizing the chunk's text
+        only for tokenizers that split words independently (WordPiece after BERT's pre-tokenizer), so
+        other tokenizers keep the text path. A probe checks the whole input against the model's own.
+        """
+        from tokenizers import models, pre_tokenizers
+
+        backend = self._spans
+        if not isinstance(backend.model, models.WordPiece) or not isinstance(
+            backend.pre_tokenizer, pre_tokenizers.BertPreTokenizer
+        ):
+            return None
+        probe = ["Latent's probe: tokenization, unbelievably (2026) naïve ünïcode words."]
+        expected = self.model.preprocess(probe)
+        names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in expected]
+        built = self._features([self.tokenize(probe)[0].ids], names)
+        same = all(built[k].tolist() == expected[k].tolist() for k in names)
+        return names if same else None
+
+    def _features(self, rows: list[list[int]], names: list[str]) -> dict:
+        """Padded model inputs for id rows (special tokens added the tokenizer's way)."""
+        import torch
+
+        seqs = [self._span_tokenizer.build_inputs_with_special_tokens(r) for r in rows]
+        width = max(len(q) for q in seqs)
+        input_ids = np.full((len(seqs), width), self._span_tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(seqs), width), dtype=np.int64)
+        for i, q in enumerate(seqs):
+            input_ids[i, : len(q)] = q
+            mask[i, : len(q)] = 1
+        arrays = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        return {k: torch.from_numpy(arrays[k]) for k in names}
+
+    @property
+    def encode_ids(self):
+        """`encode_ids(rows)` when this model takes token ids directly (see `_ids_path_inputs`), else None."""
+        return self._encode_ids if self._model_inputs else None
+
+    def _encode_ids(self, rows: list[list[int]], batch_size: int | None = None) -> np.ndarray:
+        """Vectors for token-id rows (no special tokens), batched by length like `encode` batches texts."""
+        import torch
+
+        out = np.empty((len(rows), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(r) for r in rows], kind="stable")
+        size = batch_size or self.batch_size
+        for lo in range(0, len(rows), size):
+            picked = order[lo : lo + size]
+            features = self._features([rows[i] for i in picked], self._model_inputs)
+            with torch.inference_mode():
+                out[picked] = self.model.forward(features)["sentence_embedding"].float().numpy()
+        return l2_normalise(out)
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         if not texts:

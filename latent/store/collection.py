@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from latent.chunking import Chunk, chunk_budget, chunk_document
+from latent.chunking import Chunk, chunk_budget, chunk_document, encode_chunks
 from latent.embedder.agreement import AgreedEncoder
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
@@ -258,8 +258,7 @@ class Collection:
         if not changed:
             return [], unchanged
         per_doc = self.chunk(changed)
-        flat = [c.text for chunks in per_doc for c in chunks]
-        vectors = self.encoder.encode(flat)
+        vectors = encode_chunks(self.encoder, [c for chunks in per_doc for c in chunks])
         prepared, offset = [], 0
         for doc, chunks in zip(changed, per_doc, strict=True):
             spans = [(c.char_start, c.char_end, c.token_count) for c in chunks]
