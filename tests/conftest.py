@@ -59,6 +59,17 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return get_settings(home=tmp_path_factory.mktemp("real-home"), model=REAL_MODEL, batch_size=32)
 
 
+@pytest.fixture(scope="module")
+def single_threaded_faiss() -> Iterator[None]:
+    """FAISS's OpenMP threads spin-wait; on a busy 2-core box one thread trains PQ several times faster."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ONNX/OpenVINO export cache for the session (LATENT_MODEL_CACHE): each backend exports once."""

@@ -110,3 +110,23 @@ def write_beir(folder: Path) -> Path:
     lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{r}" for q, d, r in BEIR_QRELS]
     (folder / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
+
+
+# Short one-topic sentences and a query for four of them that shares no keyword with its answer:
+# the real model must place each query nearest its sentence (backend and query-backend tests).
+TOPIC_SENTENCES = [
+    ("heart", "Statins lower LDL cholesterol and reduce the risk of heart attacks in adults."),
+    ("sleep", "Short sleep duration is associated with impaired memory consolidation in students."),
+    ("malaria", "Artemisinin combination therapy clears Plasmodium falciparum parasites from the blood."),
+    ("gut", "Gut microbiota composition shifts after a course of broad-spectrum antibiotics."),
+    ("bones", "Vitamin D and calcium supplements slow bone loss in postmenopausal women."),
+    ("vaccine", "The measles vaccine induces long-lasting neutralising antibodies in children."),
+    ("python", "Python lists are mutable sequences that grow when elements are appended."),
+    ("tides", "Ocean tides are driven by the gravitational pull of the moon and the sun."),
+]
+TOPIC_QUERIES = {
+    "heart": "drugs that prevent myocardial infarction",
+    "malaria": "treatment for malaria infection",
+    "python": "appending items to a list in a programming language",
+    "tides": "why does the sea level rise and fall every day",
+}

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import pytest
 from helpers import cli
-from helpers.corpora import write_jsonl
+from helpers.corpora import TOPIC_QUERIES, TOPIC_SENTENCES, write_jsonl
 
-TOPICS = [
-    ("heart", "Statins lower LDL cholesterol and reduce the risk of heart attacks in adults."),
-    ("sleep", "Short sleep duration is associated with impaired memory consolidation in students."),
-    ("malaria", "Artemisinin combination therapy clears Plasmodium falciparum parasites from the blood."),
-    ("gut", "Gut microbiota composition shifts after a course of broad-spectrum antibiotics."),
-    ("bones", "Vitamin D and calcium supplements slow bone loss in postmenopausal women."),
-    ("vaccine", "The measles vaccine induces long-lasting neutralising antibodies in children."),
-    ("python", "Python lists are mutable sequences that grow when elements are appended."),
-    ("tides", "Ocean tides are driven by the gravitational pull of the moon and the sun."),
-]
-QUERIES = {
-    "heart": "drugs that prevent myocardial infarction",
-    "malaria": "treatment for malaria infection",
-    "python": "appending items to a list in a programming language",
-    "tides": "why does the sea level rise and fall every day",
-}
+TOPICS, QUERIES = TOPIC_SENTENCES, TOPIC_QUERIES
 
 
 @pytest.fixture

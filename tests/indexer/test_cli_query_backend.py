@@ -6,25 +6,13 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from helpers import cli
-from helpers.corpora import write_jsonl
+from helpers.corpora import TOPIC_QUERIES, TOPIC_SENTENCES, write_jsonl
 
 from latent.config import get_settings
 from service.main import create_app
 
 MODEL = "all-MiniLM-L6-v2"
-TOPICS = [
-    ("heart", "Statins lower LDL cholesterol and reduce the risk of heart attacks in adults."),
-    ("sleep", "Short sleep duration is associated with impaired memory consolidation in students."),
-    ("malaria", "Artemisinin combination therapy clears Plasmodium falciparum parasites from the blood."),
-    ("python", "Python lists are mutable sequences that grow when elements are appended."),
-    ("tides", "Ocean tides are driven by the gravitational pull of the moon and the sun."),
-]
-QUERIES = {
-    "heart": "drugs that prevent myocardial infarction",
-    "malaria": "treatment for malaria infection",
-    "python": "appending items to a list in a programming language",
-    "tides": "why does the sea level rise and fall every day",
-}
+TOPICS, QUERIES = TOPIC_SENTENCES, TOPIC_QUERIES
 
 
 @pytest.mark.slow

@@ -19,15 +19,7 @@ SPECS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_faiss():
-    """FAISS's OpenMP threads spin-wait; on a busy 2-core box one thread trains PQ several times faster."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_threaded_faiss")
 
 
 def clustered(n: int, dim: int = DIM, per_cluster: int = 10, noise: float = 0.1, seed: int = 0) -> np.ndarray:

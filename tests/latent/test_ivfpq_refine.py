@@ -21,14 +21,7 @@ SPEC = "ivf-pq:nlist=8,nprobe=8,pq_m=4,nbits=4,train_size=400,max_train=1200,opq
 STORE_SPEC = "ivf-pq:nlist=4,pq_m=16,nbits=4,train_size=200,opq=0,refine=32"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_faiss():
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_threaded_faiss")
 
 
 @pytest.fixture(scope="module")
