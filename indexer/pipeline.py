@@ -170,6 +170,9 @@ def index_documents(
         summary.seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()
+    if not summary.interrupted:
+        # After Ctrl-C nothing more is written: every finished batch is committed in SQL, which the next
+        # open replays into the index; a lock the interrupt caught half-taken must not hang the exit.
         collection.checkpoint()
     return summary
 

@@ -11,7 +11,12 @@ from pathlib import Path
 
 
 class WriterLock:
-    """An exclusive advisory file lock; the kernel drops it if the holder dies (kill -9 included)."""
+    """An exclusive advisory file lock; the kernel drops it if the holder dies (kill -9 included).
+
+    The lock file is opened once and kept open: flock locks belong to an open file description, so
+    re-locking through the same descriptor never blocks, whereas a second descriptor in this very process
+    would wait forever on the first. That matters when Ctrl-C lands between acquiring and releasing.
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -19,22 +24,36 @@ class WriterLock:
         self._depth = 0
         self._fd: int | None = None
 
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        return self._fd
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         with self._thread_lock:
+            fd = self._descriptor()
             if self._depth == 0:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-                    os.close(self._fd)
-                    self._fd = None
+                if self._depth == 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (releasing the lock if held); the next `hold` reopens it."""
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd, self._depth = None, 0
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 class ReadWriteLock:
