@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import settings_for
+from indexer.cli_common import exit_codes, settings_for
 from latent.clustering_runs import clustering_params, get_clustering, run_clustering
-from latent.errors import InvalidInput, LatentError
+from latent.errors import InvalidInput
 from latent.jobs import JobCancelled, run_inline
 from latent.map_runs import fit_map, get_map, latest_map_id, map_params, place_new_documents
 from latent.store.store import Store
@@ -45,13 +45,8 @@ def _progress(quiet: bool) -> Iterator[Callable[[float, str], None] | None]:
 def _run(job: Callable[[], Any]) -> Any:
     """Exit codes: 2 invalid input, 1 any other failure (missing collection, cancelled run)."""
     try:
-        return job()
-    except InvalidInput as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    except LatentError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+        with exit_codes():
+            return job()
     except (JobCancelled, KeyboardInterrupt):
         typer.echo("interrupted: nothing was stored", err=True)
         raise typer.Exit(130) from None

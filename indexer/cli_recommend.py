@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import settings_for
-from latent.errors import InvalidInput, LatentError
+from indexer.cli_common import exit_codes, settings_for
+from latent.errors import InvalidInput
 from latent.limits import check_search
 from latent.recommend import STRATEGIES
 from latent.recommend_service import ExampleSpec, Recommendation, recommend_documents
@@ -74,7 +74,7 @@ def recommend(
     """
     pos = [ExampleSpec(id=i) for i in positive or []] + [ExampleSpec(text=t) for t in positive_text or []]
     neg = [ExampleSpec(id=i) for i in negative or []] + [ExampleSpec(text=t) for t in negative_text or []]
-    try:
+    with exit_codes():
         spec = _parse_filter(filter)
         settings = settings_for(ctx)
         check_search(settings, k, 0, [*(positive_text or []), *(negative_text or [])])
@@ -90,12 +90,6 @@ def recommend(
                 diversity=diversity,
                 missing="ignore" if ignore_missing else "error",
             )
-    except InvalidInput as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    except LatentError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(_as_dict(result), indent=2, ensure_ascii=False))
         return

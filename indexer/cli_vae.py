@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import settings_for
-from latent.errors import InvalidInput, LatentError
+from indexer.cli_common import exit_codes, settings_for
+from latent.errors import InvalidInput
 from latent.jobs import JobCancelled, run_inline
 from latent.store.collection import Collection
 from latent.store.store import Store
@@ -31,15 +31,8 @@ KOpt = Annotated[int, typer.Option("-k", help="Real neighbours shown per generat
 @contextmanager
 def _collection(ctx: typer.Context, name: str) -> Iterator[Collection]:
     """Open the store and the collection; domain errors become exit codes (2 bad input, 1 otherwise)."""
-    try:
-        with Store(settings_for(ctx)) as store:
-            yield store.collection(name)
-    except InvalidInput as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    except LatentError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    with exit_codes(), Store(settings_for(ctx)) as store:
+        yield store.collection(name)
 
 
 def _endpoint(id_: str | None, text: str | None, name: str) -> Any:
