@@ -12,6 +12,7 @@ from latent.profiles import delete_profile, get_profile, recommend_for_user, rec
 from latent.recommend_service import Flags
 from service.auth import Read, Write
 from service.deps import CollectionDep, FilterDep, SettingsDep
+from service.routes import elapsed_ms
 from service.schemas.recommend import (
     EventIn,
     EventPublic,
@@ -88,4 +89,4 @@ def user_recommendations(
         half_life_days=half_life_days,
         flags=flags,
     )
-    return RecommendResponse.of(result, flags, round((time.perf_counter() - start) * 1000, 3))
+    return RecommendResponse.of(result, flags, elapsed_ms(start))

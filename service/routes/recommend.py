@@ -12,6 +12,7 @@ from latent.recommend_service import neighbors_many, recommend_documents
 from latent.search import SearchOptions
 from service.auth import Read
 from service.deps import CollectionDep, SettingsDep
+from service.routes import elapsed_ms
 from service.schemas.recommend import (
     NeighborsBatchRequest,
     NeighborsBatchResponse,
@@ -22,10 +23,6 @@ from service.schemas.recommend import (
 from service.schemas.search import HitPublic
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["recommend"])
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
 
 
 @router.post("/recommend", name="recommend", dependencies=[Read], response_model_exclude_unset=True)
@@ -61,7 +58,7 @@ def recommend(body: RecommendRequest, collection: CollectionDep, settings: Setti
         missing=body.missing,
         flags=flags,
     )
-    return RecommendResponse.of(result, flags, _ms(start))
+    return RecommendResponse.of(result, flags, elapsed_ms(start))
 
 
 @router.post(
@@ -85,5 +82,5 @@ def neighbors_batch(
             for doc, hits in results
         ],
         missing=missing,
-        took_ms=_ms(start),
+        took_ms=elapsed_ms(start),
     )

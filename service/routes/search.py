@@ -12,6 +12,7 @@ from latent.search import SearchOptions, neighbors, search, search_many
 from latent.threads import limit_faiss_threads
 from service.auth import Read
 from service.deps import FilterDep, SettingsDep, StoreDep
+from service.routes import elapsed_ms
 from service.schemas.search import (
     BatchResult,
     BatchSearchRequest,
@@ -29,10 +30,6 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 # than the lookup itself.
 
 
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
-
-
 @router.post("/search", name="search", dependencies=[Read], response_model_exclude_unset=True)
 def search_collection(
     name: str, body: SearchRequest, store: StoreDep, settings: SettingsDep
@@ -44,7 +41,7 @@ def search_collection(
     collection = store.collection(name)
     options = body.to_options()
     hits = search(collection, query=body.query, vector=body.vector, options=options)
-    return SearchResponse(hits=[HitPublic.of(h, options) for h in hits], took_ms=_ms(start))
+    return SearchResponse(hits=[HitPublic.of(h, options) for h in hits], took_ms=elapsed_ms(start))
 
 
 @router.post("/search/batch", name="search_batch", dependencies=[Read], response_model_exclude_unset=True)
@@ -61,7 +58,7 @@ def search_batch(
     results = search_many(collection, queries=body.queries, vectors=body.vectors, options=options)
     return BatchSearchResponse(
         results=[BatchResult(hits=[HitPublic.of(h, options) for h in hits]) for hits in results],
-        took_ms=_ms(start),
+        took_ms=elapsed_ms(start),
     )
 
 
