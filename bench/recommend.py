@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCIFACT, print_table, start_server, write_results  # noqa: E402
+from _common import add_server_arguments, print_table, start_server, write_results  # noqa: E402
 from search import free_port, index_collection, load_queries  # noqa: E402
 
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -99,11 +99,7 @@ def interleaved(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SCIFACT, help="BEIR SciFact folder")
-    parser.add_argument("--limit", type=int, default=None, help="index the first N documents (default: all)")
-    parser.add_argument("--home", type=Path, default=None, help="data home (default: LATENT_HOME or .latent)")
-    parser.add_argument("--model", default=None, help="model (default: LATENT_MODEL or all-MiniLM-L6-v2)")
-    parser.add_argument("--collection", default=None, help="collection (default: scifact or scifact-N)")
+    add_server_arguments(parser)
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
     parser.add_argument("--k", type=int, default=10, help="hits per request")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated client concurrencies")

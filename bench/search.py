@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import SCIFACT, load_corpus, print_table, start_server, write_results  # noqa: E402
+from _common import add_server_arguments, load_corpus, print_table, start_server, write_results  # noqa: E402
 
 
 def load_queries(folder: Path, limit: int) -> list[str]:
@@ -140,11 +140,7 @@ def free_port() -> int:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SCIFACT, help="BEIR SciFact folder")
-    parser.add_argument("--limit", type=int, default=None, help="index the first N documents (default: all)")
-    parser.add_argument("--home", type=Path, default=None, help="data home (default: LATENT_HOME or .latent)")
-    parser.add_argument("--model", default=None, help="model (default: LATENT_MODEL or all-MiniLM-L6-v2)")
-    parser.add_argument("--collection", default=None, help="collection (default: scifact or scifact-N)")
+    add_server_arguments(parser)
     parser.add_argument("--queries", type=int, default=300, help="SciFact queries to send per measurement")
     parser.add_argument("--k", type=int, default=10, help="hits per query")
     parser.add_argument("--mode", default="dense", choices=("dense", "sparse", "hybrid"), help="search mode")

@@ -28,33 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import SCIFACT, load_corpus, print_table, write_results  # noqa: E402
+from _common import SCIFACT, embeddings_for, load_corpus, print_table, write_results  # noqa: E402
 
-CACHE = Path("/tmp/latent-bench")
 N_SAMPLES = 1000
 
-
-def embeddings_for(docs: list[dict[str, Any]], path: Path | None, model: str) -> np.ndarray:
-    """Vectors of `docs`: from --embeddings, from the /tmp cache (any prefix of it), else from the model."""
-    if path is not None:
-        vectors = np.load(path)
-        if len(vectors) < len(docs):
-            sys.exit(f"{path} has {len(vectors)} rows, fewer than the {len(docs)} documents asked for")
-        return vectors[: len(docs)].astype(np.float32)
-    safe = model.replace("/", "_")
-    for cached in sorted(CACHE.glob(f"scifact-{safe}-*.npy"), key=lambda p: -int(p.stem.rsplit("-", 1)[1])):
-        if int(cached.stem.rsplit("-", 1)[1]) >= len(docs):
-            print(f"using cached embeddings {cached}", file=sys.stderr)
-            return np.load(cached)[: len(docs)].astype(np.float32)
-    from latent.config import get_settings
-    from latent.embedder import load_encoder
-
-    print(f"encoding {len(docs)} documents with {model} (cached for next time)...", file=sys.stderr)
-    encoder = load_encoder(get_settings(), model=model)
-    vectors = encoder.encode([f"{d.get('title') or ''} {d.get('text') or ''}".strip() for d in docs])
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(CACHE / f"scifact-{safe}-{len(docs)}.npy", vectors)
-    return vectors.astype(np.float32)
 
 
 def sample_figures(samples: np.ndarray, corpus: np.ndarray, prefix: str) -> dict[str, float]:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCIFACT, print_table, write_results  # noqa: E402
+from _common import add_server_arguments, print_table, write_results  # noqa: E402
 from recommend import interleaved, start_server  # noqa: E402
 from search import free_port, index_collection  # noqa: E402
 
@@ -51,10 +51,7 @@ def train_over_http(http: Any, name: str, params: dict[str, Any]) -> tuple[dict[
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SCIFACT, help="BEIR SciFact folder")
-    parser.add_argument("--limit", type=int, default=None, help="index the first N documents (default: all)")
-    parser.add_argument("--home", type=Path, default=None, help="data home (default: LATENT_HOME or .latent)")
-    parser.add_argument("--model", default=None, help="model (default: LATENT_MODEL or all-MiniLM-L6-v2)")
+    add_server_arguments(parser, collection=False)
     parser.add_argument("--requests", type=int, default=60, help="requests per measurement")
     parser.add_argument("--epochs", type=int, default=40, help="VAE training epochs")
     parser.add_argument("--latent-dim", type=int, default=64, help="VAE latent size")
