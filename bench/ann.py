@@ -153,7 +153,7 @@ def time_queries(index, queries: np.ndarray, k: int, max_queries: int, max_secon
     IVF-PQ wrappers do by themselves (`few_query_threads`); the flat wrapper does not yet, so the
     bench applies it for a like-for-like row.
     """
-    from latent.index.factory import few_query_threads
+    from latent.index.codec import few_query_threads
 
     lat, cpu = [], []
     begin = time.perf_counter()

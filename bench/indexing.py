@@ -43,7 +43,7 @@ def main() -> None:
     from indexer.pipeline import index_documents
     from indexer.sources import iter_source
     from latent.config import get_settings
-    from latent.store.records import DocumentInput
+    from latent.records import DocumentInput
     from latent.store.store import Store
 
     records = load_corpus(args.corpus, args.limit)

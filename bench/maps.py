@@ -37,8 +37,8 @@ def bench_maps(X: np.ndarray, held: np.ndarray, ids: list[str], args: argparse.N
     import umap
     from sklearn.decomposition import PCA
 
-    from latent.maps import LatentMap, quality
-    from latent.maps_align import displacement
+    from latent.maps.align import displacement
+    from latent.maps.model import LatentMap, quality
 
     def warm_up() -> None:
         # numba compiles UMAP's kernels on first use; compile both neighbour paths (NNDescent and
@@ -104,7 +104,7 @@ def bench_maps(X: np.ndarray, held: np.ndarray, ids: list[str], args: argparse.N
 def bench_clusters(X: np.ndarray, texts: list[str], ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
     from sklearn.cluster import KMeans
 
-    from latent.clusters import ClusterModel, cosine_silhouette, describe_clusters, unit_rows
+    from latent.clustering.model import ClusterModel, cosine_silhouette, describe_clusters, unit_rows
 
     units = unit_rows(X)
     kmeans, kmeans_s = timed(ClusterModel(k=args.k).fit, X)

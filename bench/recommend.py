@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import faiss
 
-    from latent.recommend_service import recommend_documents
+    from latent.recommend.runs import recommend_documents
     from latent.store.store import Store
 
     faiss.omp_set_num_threads(settings.faiss_threads)  # as the server does

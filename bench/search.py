@@ -44,7 +44,7 @@ def load_queries(folder: Path, limit: int) -> list[str]:
 def index_collection(home: Path, model: str, name: str, limit: int | None, data: Path) -> dict[str, Any]:
     """Create or reuse the collection and bring it up to the first `limit` documents."""
     from latent.config import get_settings
-    from latent.store.records import DocumentInput
+    from latent.records import DocumentInput
     from latent.store.store import Store
 
     docs = load_corpus(data, limit)

@@ -136,7 +136,7 @@ def index(
 
     from indexer.pipeline import index_documents
     from indexer.sources import FieldMap, iter_source
-    from latent.demo import demo_documents
+    from latent.ingest.demo import demo_documents
 
     fields = FieldMap(
         id_field=id_field,

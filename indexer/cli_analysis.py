@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from indexer.cli_common import exit_codes, settings_for
-from latent.clustering_runs import clustering_params, get_clustering, run_clustering
+from latent.clustering.runs import clustering_params, get_clustering, run_clustering
 from latent.errors import InvalidInput
 from latent.jobs import JobCancelled, run_inline
-from latent.map_runs import fit_map, get_map, latest_map_id, map_params, place_new_documents
+from latent.maps.runs import fit_map, get_map, latest_map_id, map_params, place_new_documents
 from latent.store.store import Store
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]

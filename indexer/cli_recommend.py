@@ -10,8 +10,8 @@ import typer
 from indexer.cli_common import exit_codes, settings_for
 from latent.errors import InvalidInput
 from latent.limits import check_search
-from latent.recommend import STRATEGIES
-from latent.recommend_service import ExampleSpec, Recommendation, recommend_documents
+from latent.recommend.runs import ExampleSpec, Recommendation, recommend_documents
+from latent.recommend.strategies import STRATEGIES
 from latent.store.store import Store
 
 

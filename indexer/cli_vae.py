@@ -36,7 +36,7 @@ def _collection(ctx: typer.Context, name: str) -> Iterator[Collection]:
 
 
 def _endpoint(id_: str | None, text: str | None, name: str) -> Any:
-    from latent.vae_runs import Endpoint
+    from latent.vae.runs import Endpoint
 
     if (id_ is None) == (text is None):
         raise InvalidInput(
@@ -81,7 +81,7 @@ def train_vae(
 
     Exit codes: 0 ok, 1 the collection does not exist or training failed, 2 invalid parameters.
     """
-    from latent import vae_runs
+    from latent.vae import runs as vae_runs
 
     try:
         extra = json.loads(params) if params else {}
@@ -131,7 +131,7 @@ def sample(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate embeddings from the VAE's prior (or around an anchor), each grounded in real documents."""
-    from latent import vae_runs
+    from latent.vae import runs as vae_runs
 
     with _collection(ctx, collection) as coll:
         info, vae = vae_runs.load_model(coll, model)
@@ -167,7 +167,7 @@ def interpolate(
     as_json: JsonOpt = False,
 ) -> None:
     """Points from one document or text to another, each grounded in its nearest real documents."""
-    from latent import vae_runs
+    from latent.vae import runs as vae_runs
 
     with _collection(ctx, collection) as coll:
         _, vae = vae_runs.load_model(coll, model)
@@ -196,7 +196,7 @@ def bridge(
     as_json: JsonOpt = False,
 ) -> None:
     """A reading path: the real documents along the way from one idea to another, in order."""
-    from latent import vae_runs
+    from latent.vae import runs as vae_runs
 
     with _collection(ctx, collection) as coll:
         _, vae = vae_runs.load_model(coll, model)

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from indexer.sources import Item, Rejected
 from latent.errors import InvalidInput
+from latent.records import DocumentInput, UpsertPlan
 from latent.store.collection import Collection
-from latent.store.records import DocumentInput, UpsertPlan
 from latent.store.store import Store
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from latent.errors import InvalidInput
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 MAX_LINE_BYTES = 8 * 1024 * 1024

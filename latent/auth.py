@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from latent.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from latent.store.auth_models import ApiKeyRow
-from latent.store.models import utcnow
+from latent.store.base import utcnow
 
 SCOPES = ("read", "write", "admin")  # each scope includes the ones before it
 KEY_PREFIX = "lk_"

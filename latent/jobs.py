@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from latent.errors import Conflict, LatentError, NotFound
+from latent.store.base import utcnow
 from latent.store.feature_models import JobRow
-from latent.store.models import utcnow
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")

@@ -11,9 +11,9 @@ import numpy as np
 from sqlalchemy import bindparam, column, func, literal_column, select, table
 
 from latent.errors import DimensionMismatch, InvalidInput
+from latent.records import Hit
 from latent.store.collection import Collection
 from latent.store.models import DocumentRow
-from latent.store.records import Hit
 
 MODES = ("dense", "sparse", "hybrid")
 STOP_WORDS = frozenset(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import latent.store.auth_models  # noqa: F401  (registers api_keys on Base.metadata for autogenerate)
-from latent.store.models import Base
+from latent.store.schema import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001

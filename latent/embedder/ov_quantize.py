@@ -24,7 +24,7 @@ CALIBRATION_TEXTS = 200
 
 def calibration_texts(n: int | None = None) -> list[str]:
     """n (default CALIBRATION_TEXTS) varied technical texts spread evenly over the demo corpus (deterministic)."""
-    from latent.demo import demo_documents
+    from latent.ingest.demo import demo_documents
 
     n = n or CALIBRATION_TEXTS
     docs = [f"{d.title} {d.text}" for d in demo_documents()]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from latent.index.base import SearchResult
+from latent.index.codec import pack, parse_bytes, unpack
 
 FLAT_MAX = 50_000
 HNSW_MAX = 4_000_000
@@ -76,8 +77,6 @@ class AutoIndex:
         inner: Any = None,
         reason: str | None = None,
     ):
-        from latent.index.factory import parse_bytes
-
         self.dimension = dimension
         self.flat_max, self.hnsw_max = flat_max, hnsw_max
         self.memory = parse_bytes(memory) if memory is not None else None
@@ -99,10 +98,10 @@ class AutoIndex:
         return choose(n, self.dimension, flat_max=self.flat_max, hnsw_max=self.hnsw_max, memory=self.memory)
 
     def _build(self, kind: str, params: dict[str, Any], size_hint: int | None) -> Any:
-        from latent.index.factory import create_index
-
-        spec = kind + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
-        return create_index(spec, self.dimension, size_hint=size_hint)
+        cls = _inner_class(kind)
+        if kind == "flat":
+            return cls(self.dimension)
+        return cls.from_params(self.dimension, params, size_hint=size_hint)
 
     def _maybe_migrate(self) -> None:
         n = len(self.inner)
@@ -137,18 +136,14 @@ class AutoIndex:
         return bool(getattr(self.inner, "rebuild_needed", lambda: False)())
 
     def serialize(self) -> bytes:
-        from latent.index.factory import pack
-
         inner = np.frombuffer(self.inner.serialize(), dtype=np.uint8)
         header = {"params": self.params, "picked": self.inner.kind, "reason": self.reason}
         return pack(self.kind, header, {"inner": inner})
 
     @classmethod
     def deserialize(cls, dimension: int, data: bytes, params: dict | None = None) -> AutoIndex:
-        from latent.index.factory import deserialize_index, unpack
-
         meta, arrays = unpack(cls.kind, data)
-        inner = deserialize_index(meta["picked"], dimension, arrays["inner"].tobytes())
+        inner = _inner_class(meta["picked"]).deserialize(dimension, arrays["inner"].tobytes(), {})
         return cls(dimension, **meta["params"], inner=inner, reason=meta["reason"])
 
     def stats(self) -> dict[str, Any]:
@@ -164,6 +159,21 @@ class AutoIndex:
 
     def __len__(self) -> int:
         return len(self.inner)
+
+
+def _inner_class(kind: str) -> Any:
+    """The concrete backend AutoIndex delegates to (imported directly, not through the factory)."""
+    if kind == "flat":
+        from latent.index.flat import FlatIndex
+
+        return FlatIndex
+    if kind == "hnsw":
+        from latent.index.hnsw import HNSWIndex
+
+        return HNSWIndex
+    from latent.index.ivfpq import IVFPQIndex
+
+    return IVFPQIndex
 
 
 def _live_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:

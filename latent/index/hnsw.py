@@ -18,7 +18,7 @@ import numpy as np
 
 from latent.errors import Conflict, InvalidInput
 from latent.index.base import SearchResult, as_ids, as_vectors, empty_result
-from latent.index.factory import few_query_threads, pack, unpack
+from latent.index.codec import few_query_threads, pack, unpack
 from latent.index.recall import exact_topk
 
 # A filtered search goes exact when it admits at most this many vectors (brute force is then cheap) ...

@@ -29,7 +29,7 @@ import numpy as np
 
 from latent.errors import InvalidInput
 from latent.index.base import SearchResult, as_ids, as_vectors, empty_result, fix_missing
-from latent.index.factory import few_query_threads, flag, pack, unpack
+from latent.index.codec import few_query_threads, flag, pack, unpack
 from latent.index.recall import exact_search
 
 # Filters admitting less than this fraction of vectors scan every list (probing few lists finds too few).

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from latent.store.models import Base, utcnow
+from latent.store.base import Base, utcnow
 
 
 class ApiKeyRow(Base):

@@ -10,15 +10,11 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from latent.chunking import Chunk, chunk_budget, chunk_document, encode_chunks
 from latent.embedder.agreement import AgreedEncoder
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
-from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
-from latent.store.filters import FilterCompiler
-from latent.store.locks import WriterLock
-from latent.store.models import ChunkRow, CollectionRow, DocumentRow, VectorDeletionRow, utcnow
-from latent.store.records import (
+from latent.ingest.chunking import Chunk, chunk_budget, chunk_document, encode_chunks
+from latent.records import (
     CollectionInfo,
     DocumentInput,
     DocumentRecord,
@@ -26,6 +22,11 @@ from latent.store.records import (
     UpsertPlan,
     UpsertResult,
 )
+from latent.store.base import utcnow
+from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
+from latent.store.filters import FilterCompiler
+from latent.store.locks import WriterLock
+from latent.store.models import ChunkRow, CollectionRow, DocumentRow, VectorDeletionRow
 from latent.store.vectors import VectorState, decode_vectors
 
 MAX_ID_CHARS = 512

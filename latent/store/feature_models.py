@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from latent.store.models import Base, BigIntId, JSONType, utcnow
+from latent.store.base import Base, BigIntId, JSONType, utcnow
 
 
 class JobRow(Base):

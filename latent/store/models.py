@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-# SQLite only hands out never-reused ids with AUTOINCREMENT; BigInteger there would not be a rowid alias.
-BigIntId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+from latent.store.base import Base, BigIntId, JSONType, utcnow
 
 
 class CollectionRow(Base):
@@ -110,6 +89,3 @@ class VectorDeletionRow(Base):
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
 
-
-# Every module that declares tables, so `Base.metadata` (and Alembic autogenerate) sees them all.
-from latent.store import auth_models, feature_models  # noqa: E402, F401

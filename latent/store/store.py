@@ -20,10 +20,11 @@ from latent.embedder.agreement import (
     even_sample,
 )
 from latent.errors import CollectionNotFound, Conflict, InvalidInput
+from latent.records import CollectionInfo
+from latent.store import schema  # noqa: F401  (registers every table on the one MetaData)
 from latent.store.collection import Collection
 from latent.store.db import make_engine, migrate, session_factory
 from latent.store.models import ChunkRow, CollectionRow, DocumentRow
-from latent.store.records import CollectionInfo
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 

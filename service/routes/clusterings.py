@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from latent.clustering_runs import (
+from latent.clustering.runs import (
     cluster_documents,
     clustering_params,
     get_clustering,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from latent.embedder.base import Encoder
+from latent.ingest.tokens import token_reports
 from latent.limits import check_batch
-from latent.tokens import token_reports
 from service.auth import Read
 from service.deps import EncoderDep, SettingsDep, StoreDep
 from service.schemas.embed import (

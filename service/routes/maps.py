@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from latent.errors import DimensionMismatch, InvalidInput
 from latent.jobs import JobContext, JobManager
 from latent.limits import check_batch
-from latent.map_runs import (
+from latent.maps.runs import (
     fit_map,
     get_map,
     list_maps,

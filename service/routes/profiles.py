@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from latent.limits import check_search
-from latent.profiles import delete_profile, get_profile, recommend_for_user, record_events
-from latent.recommend_service import Flags
+from latent.recommend.profiles import delete_profile, get_profile, recommend_for_user, record_events
+from latent.recommend.runs import Flags
 from service.auth import Read, Write
 from service.deps import CollectionDep, FilterDep, SettingsDep
 from service.routes import elapsed_ms

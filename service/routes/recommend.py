@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from latent.errors import TooLarge
 from latent.limits import check_batch, check_search
-from latent.recommend_service import neighbors_many, recommend_documents
+from latent.recommend.runs import neighbors_many, recommend_documents
 from latent.search import SearchOptions
 from service.auth import Read
 from service.deps import CollectionDep, SettingsDep

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, status
 
-from latent import vae_runs
 from latent.store.collection import Collection
-from latent.vae_runs import VaeModelInfo
+from latent.vae import runs as vae_runs
+from latent.vae.runs import VaeModelInfo
 from service.auth import Read, Write
 from service.deps import CollectionDep
 from service.routes.jobs import JobsDep

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from latent.clustering_runs import ClusterDocument, ClusteringInfo
-from latent.map_runs import MapInfo, MapPoint
+from latent.clustering.runs import ClusterDocument, ClusteringInfo
+from latent.maps.runs import MapInfo, MapPoint
 from service.schemas.common import Strict
 
 

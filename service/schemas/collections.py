@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from latent.embedder.agreement import AgreementReport
-from latent.store.records import CollectionInfo
+from latent.records import CollectionInfo
 from service.schemas.common import Strict
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from latent.store.records import DocumentInput, DocumentRecord
+from latent.records import DocumentInput, DocumentRecord
 from service.schemas.common import Strict
 
 

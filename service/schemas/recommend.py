@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from latent.profiles import EventInput, Profile, ProfileEvent
-from latent.recommend_service import ExampleSpec, Flags, Recommendation, RecommendHit
+from latent.recommend.profiles import EventInput, Profile, ProfileEvent
+from latent.recommend.runs import ExampleSpec, Flags, Recommendation, RecommendHit
 from service.schemas.common import Strict
 from service.schemas.search import HitPublic
 

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from latent.records import Hit
 from latent.search import SearchOptions
-from latent.store.records import Hit
 from service.schemas.common import Strict
 
 Mode = Literal["dense", "sparse", "hybrid"]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from latent.vae_runs import Endpoint, Term, VaeModelInfo
+from latent.vae.runs import Endpoint, Term, VaeModelInfo
 from service.schemas.common import Strict
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 
 TOPICS = {
     "biology": "cell protein gene enzyme membrane",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 
 META: dict[str, dict[str, Any]] = {
     "a": {

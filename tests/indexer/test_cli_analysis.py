@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from indexer.cli_analysis import cluster
 from indexer.cli_analysis import map as map_command
-from latent.clustering_runs import cluster_documents
+from latent.clustering.runs import cluster_documents
 from latent.config import get_settings
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 from latent.store.store import Store
 
 

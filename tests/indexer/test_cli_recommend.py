@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from indexer.cli_recommend import recommend
 from latent.config import get_settings
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 from latent.store.store import Store
 
 

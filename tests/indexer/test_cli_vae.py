@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from indexer import cli_vae
 from latent.config import get_settings
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 from latent.store.store import Store
 
 TINY = '{"batch_size": 8, "kl_warmup_epochs": 5, "prior": "gaussian", "hidden_dim": 32}'

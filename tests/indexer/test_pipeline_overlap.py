@@ -9,8 +9,8 @@ from helpers.corpora import jsonl_records
 
 from indexer.pipeline import index_documents, planned
 from latent.errors import InvalidInput
+from latent.records import DocumentInput
 from latent.search import SearchOptions, search
-from latent.store.records import DocumentInput
 
 
 def _docs(store, name):

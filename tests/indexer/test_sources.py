@@ -10,7 +10,7 @@ from helpers.corpora import jsonl_records, write_csv, write_jsonl
 
 from indexer.sources import FieldMap, Rejected, iter_source
 from latent.errors import InvalidInput
-from latent.store.records import DocumentInput
+from latent.records import DocumentInput
 
 
 def docs_of(path, fields=None) -> list[DocumentInput | Rejected]:

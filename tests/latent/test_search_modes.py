@@ -7,8 +7,8 @@ import pytest
 from helpers.corpora import TOPICS, topical
 
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
+from latent.records import DocumentInput
 from latent.search import SearchOptions, fts_query, neighbors, search, search_many
-from latent.store.records import DocumentInput
 
 PHYSICS = {f"doc-{i}" for i in range(1, 24, 4)}
 

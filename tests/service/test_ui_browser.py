@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from helpers.topics import topic_docs
 
-from latent.clustering_runs import run_clustering
+from latent.clustering.runs import run_clustering
 from latent.config import get_settings
-from latent.map_runs import fit_map
-from latent.store.records import DocumentInput
+from latent.maps.runs import fit_map
+from latent.records import DocumentInput
 from latent.store.store import Store
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,1 @@
+"""Clustering: the estimator (k-means / HDBSCAN), c-TF-IDF topic terms, and stored runs."""

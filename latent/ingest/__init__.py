@@ -1,0 +1,1 @@
+"""Ingest: documents in, chunks with token ids out, and the plan of what an upsert changes."""

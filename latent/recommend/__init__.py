@@ -1,0 +1,1 @@
+"""Recommendations: scoring, strategies, user profiles and the runs that serve them."""
