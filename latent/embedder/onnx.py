@@ -224,6 +224,9 @@ def load_accelerated_encoder(
         options.inter_op_num_threads = 1
         model_kwargs["session_options"] = options
         model_kwargs["provider"] = "CPUExecutionProvider"
+        # IO binding runs every call through the model's one shared IOBinding (not thread-safe); plain
+        # `InferenceSession.run` is (the CPU default, but never leave it to optimum's defaults)
+        model_kwargs["use_io_binding"] = False
     with _quiet_export_advice():
         encoder = SentenceTransformerEncoder(
             folder,
@@ -235,4 +238,35 @@ def load_accelerated_encoder(
             model_kwargs=model_kwargs,
         )
     encoder.backend = backend  # 'onnx-int8' is 'onnx' to sentence-transformers, but not to the collection
+    make_thread_safe(encoder, _family(backend))
     return encoder
+
+
+def inference_models(encoder: SentenceTransformerEncoder) -> list[object]:
+    """The optimum models (OVModel / ORTModel) inside the encoder's sentence-transformers modules."""
+    return [m for m in (getattr(module, "auto_model", None) for module in encoder.model) if m is not None]
+
+
+def make_thread_safe(encoder: SentenceTransformerEncoder, family: str) -> None:
+    """Let many threads encode with this one encoder at once (the server shares it across its thread pool).
+
+    OpenVINO: one infer request per concurrent call (ov_requests.py); ONNX Runtime: `InferenceSession.run`
+    is thread-safe, and the shared IOBinding is kept off. Anything else is serialised, with a warning.
+    """
+    from latent.embedder.ov_requests import install_request_pool
+
+    models = inference_models(encoder)
+    if family == "openvino":
+        safe = bool(models) and all(install_request_pool(m) is not None for m in models)
+    else:
+        for model in models:
+            if getattr(model, "use_io_binding", False):
+                model.use_io_binding = False
+        safe = bool(models) and all(hasattr(m, "session") for m in models)
+    if not safe:
+        log.warning(
+            "backend %s: cannot give each call its own inference state with these optimum internals; "
+            "encoding one batch at a time",
+            encoder.backend,
+        )
+        encoder.serialise()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,12 @@ def physical_cores() -> int:
 
 
 class SentenceTransformerEncoder:
-    """Loads the model once; encodes in length-sorted batches (sentence-transformers sorts each call)."""
+    """Loads the model once; encodes in length-sorted batches (sentence-transformers sorts each call).
+
+    One instance is shared by every thread of the server, so `encode` must be safe to call concurrently:
+    torch inference and ONNX Runtime's `InferenceSession.run` are; OpenVINO gets one infer request per
+    call (latent/embedder/ov_requests.py). A backend that cannot be made safe is serialised (`serialise`).
+    """
 
     special_tokens = 2
 
@@ -65,6 +72,14 @@ class SentenceTransformerEncoder:
         self._spans.no_padding()
 
         self._model_inputs = self._ids_path_inputs()
+        self._serial: threading.Lock | None = None
+
+    def serialise(self) -> None:
+        """Run one forward pass at a time: the fallback for a model whose inference is not thread-safe."""
+        self._serial = threading.Lock()
+
+    def _exclusive(self):
+        return self._serial or nullcontext()
 
     def tokenize(self, texts: list[str]) -> list[Tokenized]:
         to_tokens = self._span_tokenizer.convert_ids_to_tokens
@@ -123,7 +138,7 @@ class SentenceTransformerEncoder:
         for lo in range(0, len(rows), size):
             picked = order[lo : lo + size]
             features = self._features([rows[i] for i in picked], self._model_inputs)
-            with torch.inference_mode():
+            with self._exclusive(), torch.inference_mode():
                 out[picked] = self.model.forward(features)["sentence_embedding"].float().numpy()
         return l2_normalise(out)
 
@@ -132,13 +147,14 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self.backend == "torch" and len(texts) <= 8:
             return self._encode_small(list(texts))
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size or self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._exclusive():
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=batch_size or self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return l2_normalise(vectors)
 
     def _encode_small(self, texts: list[str]) -> np.ndarray:
@@ -147,6 +163,6 @@ class SentenceTransformerEncoder:
         import torch
 
         features = self.model.preprocess(texts)
-        with torch.inference_mode():
+        with self._exclusive(), torch.inference_mode():
             out = self.model.forward(dict(features))["sentence_embedding"]
         return l2_normalise(out.float().numpy())
