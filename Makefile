@@ -43,6 +43,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check latent indexer service migrations tests bench
+	$(BIN)/ruff format --check latent indexer service migrations tests bench
 	$(BIN)/lint-imports
 
 clean:

@@ -95,8 +95,12 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "machine": platform.processor() or platform.machine(),
-               "when": time.strftime("%Y-%m-%dT%H:%M:%S"), **payload}
+    payload = {
+        "benchmark": name,
+        "machine": platform.processor() or platform.machine(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **payload,
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path

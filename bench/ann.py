@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 # time. Must be set before FAISS loads libgomp; pass OMP_WAIT_POLICY=ACTIVE to measure the default.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from _common import SCIFACT, corpus_texts  # noqa: E402
+from bench._common import SCIFACT, corpus_texts  # noqa: E402
 
 DIM = 384
 GOAL = {"p99_ms": 10.0, "recall": 0.95, "bytes_per_vector": 64}

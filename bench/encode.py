@@ -22,12 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import SCIFACT, corpus_texts  # noqa: E402
-
+from bench._common import SCIFACT, corpus_texts  # noqa: E402
 from latent.config import force_offline  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
-
 
 
 def load(backend: str, model_path: Path, batch_size: int, threads: int | None, cache_dir: Path):

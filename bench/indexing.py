@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import SCIFACT, load_corpus, print_table, write_results  # noqa: E402
+from bench._common import SCIFACT, load_corpus, print_table, write_results  # noqa: E402
 
 
 def main() -> None:

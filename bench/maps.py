@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import SCIFACT, doc_text, embeddings_for, load_corpus, print_table, write_results  # noqa: E402
+from bench._common import SCIFACT, doc_text, embeddings_for, load_corpus, print_table, write_results  # noqa: E402
 
 
 def timed(fn, *args, **kwargs) -> tuple[Any, float]:
@@ -104,7 +104,8 @@ def bench_maps(X: np.ndarray, held: np.ndarray, ids: list[str], args: argparse.N
 def bench_clusters(X: np.ndarray, texts: list[str], ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
     from sklearn.cluster import KMeans
 
-    from latent.clustering.model import ClusterModel, cosine_silhouette, describe_clusters, unit_rows
+    from latent.clustering.model import ClusterModel, cosine_silhouette, describe_clusters
+    from latent.vectors import unit_rows
 
     units = unit_rows(X)
     kmeans, kmeans_s = timed(ClusterModel(k=args.k).fit, X)

@@ -27,10 +27,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_server_arguments, print_table, start_server, write_results  # noqa: E402
 from search import free_port, index_collection, load_queries  # noqa: E402
+
+from bench._common import add_server_arguments, print_table, start_server, write_results  # noqa: E402
 
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
 
@@ -45,9 +45,7 @@ def example_sets(ids: list[str], n: int, seed: int) -> list[tuple[list[str], lis
     return sets
 
 
-def timed_calls(
-    call: Callable[[Any], bool], items: Sequence[Any], concurrency: int
-) -> tuple[list[float], int]:
+def timed_calls(call: Callable[[Any], bool], items: Sequence[Any], concurrency: int) -> tuple[list[float], int]:
     """Every item once, `concurrency` at a time: per-call latencies (s) and how many failed."""
 
     def one(item: Any) -> tuple[float, bool]:

@@ -8,6 +8,15 @@ queries into one encode call pays (in-process, and /search/batch against concurr
 
     .venv/bin/python bench/search.py --limit 1000 --threads 1
 
+`--no-server` measures only the in-process sides: the raw encode + FAISS floor and the core's
+`latent.search.search` (collection lookup, index catch-up, FAISS, SQL lookups, hits), the path every
+route runs, with the SQL statements one search executes (deterministic, so a change shows without noise);
+then both again from precomputed query vectors (FAISS alone, and `search(vector=...)`), which shows the
+core's own cost without the encoder's run-to-run swing. The same file runs against an older tree (copy
+it there) to compare before and after on one machine, minutes apart:
+
+    .venv/bin/python bench/search.py --model fake:384 --limit 2000 --queries 200 --concurrency 1,4 --no-server
+
 On a busy 2-core machine, two torch threads per encode made single-query latency swing wildly (both
 sides waited on descheduled OpenMP threads), so the reported figures use --threads 1.
 """
@@ -54,9 +63,7 @@ def index_collection(home: Path, model: str, name: str, limit: int | None, data:
         upserted = 0
         for i in range(0, len(docs), 256):
             batch = [
-                DocumentInput(
-                    id=str(d["_id"]), text=d.get("text", ""), title=d.get("title", ""), metadata={"n": i + j}
-                )
+                DocumentInput(id=str(d["_id"]), text=d.get("text", ""), title=d.get("title", ""), metadata={"n": i + j})
                 for j, d in enumerate(docs[i : i + 256])
             ]
             upserted += collection.upsert(batch).upserted
@@ -132,6 +139,31 @@ def compare(
     return runs
 
 
+BASELINE = "in-process encode+faiss"
+CORE = "in-process search()"
+FAISS = "in-process faiss (vector)"
+CORE_VECTOR = "in-process search(vector=)"
+
+
+def sql_per_search(store: Any, call: Callable[[], Any]) -> int:
+    """SQL statements one call executes (SQLAlchemy's before_cursor_execute event on the store's engine)."""
+    from sqlalchemy import event
+
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    call()  # once to warm: the first call may open the collection or replay the index
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    return statements
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -151,7 +183,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="torch intra-op threads, both sides (default: LATENT_THREADS)",
     )
-    parser.add_argument("--blocks", type=int, default=6, help="query blocks the two sides take turns on")
+    parser.add_argument("--blocks", type=int, default=6, help="query blocks the sides take turns on")
+    parser.add_argument("--no-server", action="store_true", help="in-process sides only (no uvicorn)")
+    parser.add_argument("--results", default="search", help="results file: bench/results/NAME.json")
     args = parser.parse_args(argv)
 
     from latent.config import force_offline, get_settings
@@ -168,62 +202,96 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         file=sys.stderr,
     )
 
-    # ----- in-process baseline: encode + FAISS search, nothing else --------------------------------
+    # ----- in-process: encode + FAISS (the floor), and the core's search() (what every route runs) ----
+    from latent.search import SearchOptions, search
     from latent.store.store import Store
     from latent.threads import limit_faiss_threads
 
     store = Store(settings)
     collection = store.collection(name)
     encoder, index = collection.encoder, collection.vectors.index
+    expected = min(args.k, indexed["documents"])
+    options = SearchOptions(k=args.k, mode=args.mode)
 
     def in_process(query: str) -> bool:
         limit_faiss_threads(settings.faiss_threads)  # as the server does, in each worker thread
         result = index.search(encoder.encode([query]), args.k, None)
         return int((result.ids[0] >= 0).sum()) == min(args.k, len(index))
 
+    def core_search(query: str) -> bool:
+        # Since issue 12 the core caps FAISS's threads itself; the call stays so older trees measure alike.
+        limit_faiss_threads(settings.faiss_threads)
+        return len(search(store.collection(name), query, options=options)) == expected
+
+    # The same two without the encoder: what the core itself costs (lookups, FAISS, SQL, hits), which the
+    # encoder's run-to-run swing hides in the two above.
+    vectors = dict(zip(queries, encoder.encode(list(queries)), strict=True))
+
+    def faiss_only(query: str) -> bool:
+        limit_faiss_threads(settings.faiss_threads)
+        result = index.search(vectors[query][None, :], args.k, None)
+        return int((result.ids[0] >= 0).sum()) == min(args.k, len(index))
+
+    def core_vector(query: str) -> bool:
+        limit_faiss_threads(settings.faiss_threads)
+        return len(search(store.collection(name), vector=vectors[query], options=dense)) == expected
+
+    dense = SearchOptions(k=args.k)
+    sides: dict[str, Callable[[str], bool]] = {BASELINE: in_process, CORE: core_search}
+    sides.update({FAISS: faiss_only, CORE_VECTOR: core_vector})
+    sql = sql_per_search(store, lambda: core_search(queries[0]))
+    print(f"SQL statements per {args.mode} search(): {sql}", file=sys.stderr)
+
     # ----- the server ------------------------------------------------------------------------------
-    from service.client import LatentClient
+    server = None
+    if not args.no_server:
+        from service.client import LatentClient
 
-    port = free_port()
-    server = start_server(home, settings.model, port, settings.threads)
-    local = threading.local()
-    expected = min(args.k, indexed["documents"])
+        port = free_port()
+        server = start_server(home, settings.model, port, settings.threads)
+        local = threading.local()
 
-    def over_http(query: str) -> bool:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = LatentClient(f"http://127.0.0.1:{port}")
-        return len(client.search(name, query, k=args.k, mode=args.mode).hits) == expected
+        def over_http(query: str) -> bool:
+            client = getattr(local, "client", None)
+            if client is None:
+                client = local.client = LatentClient(f"http://127.0.0.1:{port}")
+            return len(client.search(name, query, k=args.k, mode=args.mode).hits) == expected
 
-    sides = {"in-process encode+faiss": in_process, f"server /search ({args.mode})": over_http}
+        sides[f"server /search ({args.mode})"] = over_http
     rows: list[dict[str, Any]] = []
+    batching: dict[str, Any] = {"errors": 0, "table": {}}
     try:
-        # Warm both sides on every query once: the encoder's first call on each new input shape is slow,
+        # Warm every side on every query once: the encoder's first call on each new input shape is slow,
         # and the in-process encoder was already warmed by indexing while the server's was not.
         for call in sides.values():
             run_concurrent(call, queries, 4)
         for c in levels:
             runs = compare(sides, queries, c, args.blocks)
             for where, run in runs.items():
-                rows.append(
-                    {"concurrency": c, "where": where, **summarise(run.latencies, run.wall, run.errors)}
-                )
+                rows.append({"concurrency": c, "where": where, **summarise(run.latencies, run.wall, run.errors)})
             print(
-                f"c={c}: " + ", ".join(f"{r['where']} p50 {r['p50_ms']:.2f} ms" for r in rows[-2:]),
+                f"c={c}: " + ", ".join(f"{r['where']} p50 {r['p50_ms']:.2f} ms" for r in rows[-len(sides) :]),
                 file=sys.stderr,
             )
-        batching = measure_batching(encoder, queries, port, name, args.k, args.mode)
+        if server is not None:
+            batching = measure_batching(encoder, queries, port, name, args.k, args.mode)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
         store.close()
 
-    by = {(r["concurrency"], r["where"].split()[0]): r for r in rows}
-    ratio = by[(levels[0], "server")]["p50_ms"] / by[(levels[0], "in-process")]["p50_ms"]
+    ratio = None
+    if server is not None:
+        first = {r["where"].split()[0] if r["where"] != BASELINE else BASELINE: r for r in rows[: len(sides)]}
+        ratio = first["server"]["p50_ms"] / first[BASELINE]["p50_ms"]
     errors = sum(r["errors"] for r in rows) + batching["errors"]
     print_table(f"Search latency, {indexed['documents']} SciFact docs, k={args.k}", rows)
     print_table("Does batching queries into one encode call pay? (queries/s)", [batching["table"]])
-    print(f"server / in-process p50 at concurrency {levels[0]}: {ratio:.2f} (goal <= 1.3); errors: {errors}")
+    print(f"SQL statements per {args.mode} search(): {sql}")
+    if ratio is not None:
+        print(f"server / in-process p50 at concurrency {levels[0]}: {ratio:.2f} (goal <= 1.3)")
+    print(f"errors: {errors}")
     payload = {
         "config": {
             "documents": indexed["documents"],
@@ -238,17 +306,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "index": indexed,
         "rows": rows,
         "ratio_p50_c1": ratio,
+        "sql_statements_per_search": sql,
         "batching": batching,
         "errors": errors,
     }
-    path = write_results("search", payload)
+    path = write_results(args.results, payload)
     print(f"wrote {path}", file=sys.stderr)
     return payload
 
 
-def measure_batching(
-    encoder: Any, queries: Sequence[str], port: int, name: str, k: int, mode: str
-) -> dict[str, Any]:
+def measure_batching(encoder: Any, queries: Sequence[str], port: int, name: str, k: int, mode: str) -> dict[str, Any]:
     """Queries/s, 16 queries at a time: 16 concurrent single encodes/requests vs one batched call.
 
     In-process: 16 threads each calling encode([q]) vs one encode(16 queries). Server: 16 concurrent
@@ -287,9 +354,7 @@ def measure_batching(
                 ("server 16 x /search", lambda g=group: list(pool.map(one_request, g))),
                 (
                     "server /search/batch of 16",
-                    lambda g=group: [
-                        len(r.hits) for r in client().search_batch(name, g, k=k, mode=mode).results
-                    ],
+                    lambda g=group: [len(r.hits) for r in client().search_batch(name, g, k=k, mode=mode).results],
                 ),
             ]
             for label, fn in variants if i % 2 == 0 else variants[::-1]:

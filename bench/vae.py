@@ -28,10 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import SCIFACT, embeddings_for, load_corpus, print_table, write_results  # noqa: E402
+from bench._common import SCIFACT, embeddings_for, load_corpus, print_table, write_results  # noqa: E402
 
 N_SAMPLES = 1000
-
 
 
 def sample_figures(samples: np.ndarray, corpus: np.ndarray, prefix: str) -> dict[str, float]:

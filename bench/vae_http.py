@@ -21,11 +21,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_server_arguments, print_table, write_results  # noqa: E402
 from recommend import interleaved, start_server  # noqa: E402
 from search import free_port, index_collection  # noqa: E402
+
+from bench._common import add_server_arguments, print_table, write_results  # noqa: E402
 
 
 def train_over_http(http: Any, name: str, params: dict[str, Any]) -> tuple[dict[str, Any], float]:

@@ -1,7 +1,7 @@
 """The `latent` command line: index, search, eval, collections, delete, check, serve, keys.
 
 Progress goes to stderr, results to stdout; `--json` prints machine-readable output.
-Exit codes: 0 ok, 1 the job failed, 2 usage error.
+Exit codes (one mapping, indexer/cli_common.py): 0 ok, 1 the job failed, 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,18 @@ from typing import Annotated, Any
 
 import typer
 
+from indexer.cli_common import (
+    INTERRUPTED,
+    USAGE,
+    CollectionOpt,
+    JsonOpt,
+    count_lines,
+    emit,
+    exit_code_for,
+    fail,
+    open_store,
+    settings_for,
+)
 from latent import __version__
 
 app = typer.Typer(
@@ -24,14 +36,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
-CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
-
 
 def _mount_subcommands() -> None:
-    from indexer import cli_analysis, cli_keys, cli_recommend, cli_vae
+    from indexer import cli_analysis, cli_eval, cli_keys, cli_recommend, cli_vae
 
     app.add_typer(cli_keys.app, name="keys")
+    app.command("eval")(cli_eval.evaluate)
     app.command("recommend")(cli_recommend.recommend)
     app.command("cluster")(cli_analysis.cluster)
     app.command("map")(cli_analysis.map)
@@ -79,37 +89,6 @@ def main_options(
     }
 
 
-def settings_from(ctx: typer.Context, **extra: Any) -> Any:
-    from latent.config import get_settings
-
-    return get_settings(**{**(ctx.obj or {}), **extra})
-
-
-def open_store(ctx: typer.Context, **extra: Any) -> Any:
-    from latent.store.store import Store
-
-    return Store.open(settings_from(ctx, **extra))
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def emit(data: Any, as_json: bool, table: list[list[Any]] | None = None, headers: list[str] | None = None) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-        return
-    if table is not None and headers is not None:
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table(*headers)
-        for row in table:
-            t.add_row(*[str(c) for c in row])
-        Console().print(t)
-
-
 @app.command()
 def index(
     ctx: typer.Context,
@@ -149,7 +128,7 @@ def index(
         items = itertools.islice(items, limit)
     store = open_store(ctx)
     try:
-        total = _count_lines(source) if source and source != "-" and limit is None else limit
+        total = count_lines(source) if source and source != "-" and limit is None else limit
         summary = index_documents(
             store,
             collection,
@@ -170,22 +149,15 @@ def index(
             f"{collection}: indexed {summary.indexed}, unchanged {summary.unchanged}, "
             f"metadata updated {summary.metadata_updated}, rejected {summary.rejected}; "
             f"{summary.chunks} chunks, {summary.tokens} tokens in {summary.seconds:.1f}s "
-            f"({summary.docs_per_second:.1f} docs/s, {summary.tokens_per_second:.0f} tokens/s)"
+            f"({summary.docs_per_second:.1f} docs/s, {summary.tokens_per_second:.0f} tokens/s) "
+            f"with {summary.model} on {summary.backend}"
         )
     if summary.interrupted:
         typer.echo("interrupted: finished batches are stored; run the same command again to resume", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(INTERRUPTED)
     if summary.indexed + summary.unchanged + summary.metadata_updated == 0:
         empty = f"{source or 'the input'} holds no documents"
         raise fail("no document could be indexed" if summary.rejected else empty)
-
-
-def _count_lines(source: str) -> int | None:
-    p = Path(source)
-    if p.is_file() and p.suffix.lower() in (".jsonl", ".ndjson") and p.stat().st_size < 2_000_000_000:
-        with open(p, "rb") as fh:
-            return sum(1 for line in fh if line.strip())
-    return None
 
 
 @app.command()
@@ -222,7 +194,7 @@ def _parse_json(text: str, option: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise fail(f"{option} is not valid JSON: {exc}", 2) from exc
+        raise fail(f"{option} is not valid JSON: {exc}", USAGE) from exc
 
 
 @app.command()
@@ -260,7 +232,7 @@ def delete(
 ) -> None:
     """Delete documents by id, or a whole collection with --drop."""
     if not ids and not drop:
-        raise fail("give --id ID (repeatable) or --drop", 2)
+        raise fail("give --id ID (repeatable) or --drop", USAGE)
     store = open_store(ctx)
     try:
         if drop:
@@ -303,53 +275,6 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command("eval")
-def evaluate(
-    ctx: typer.Context,
-    folder: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
-    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Default: the folder's name.")] = None,
-    mode: Annotated[str, typer.Option(help="dense | sparse | hybrid.")] = "dense",
-    split: Annotated[str, typer.Option(help="Qrels split file under qrels/.")] = "test",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Index a BEIR dataset (reused if already indexed) and report nDCG@10, recall@10/100, MRR@10."""
-    from indexer.pipeline import index_documents
-    from indexer.sources import iter_source
-    from latent.evaluation import load_beir, run_queries, score_run
-    from latent.search import SearchOptions, search_many
-
-    beir = load_beir(folder, split)
-    name = collection or folder.resolve().name
-    store = open_store(ctx)
-    try:
-        summary = index_documents(
-            store, name, iter_source(str(beir.corpus)), progress=not quiet, total=_count_lines(str(beir.corpus))
-        )
-        if summary.interrupted:
-            raise fail("interrupted while indexing", 130)
-        coll = store.collection(name)
-        options = SearchOptions(k=100, mode=mode)
-
-        def batch(queries: list[str]) -> list[list[str]]:
-            return [[h.id for h in hits] for hits in search_many(coll, queries, options=options)]
-
-        run, search_seconds = run_queries(beir.queries, batch)
-        scores = score_run(run, beir.qrels)
-        documents = coll.count()
-    finally:
-        store.close()
-    result = {
-        **{k: round(v, 4) for k, v in scores.items()},
-        "queries": len(beir.queries),
-        "documents": documents,
-        "mode": mode,
-        "index_seconds": round(summary.seconds, 2),
-        "search_seconds": round(search_seconds, 2),
-    }
-    emit(result, as_json, [[k, v] for k, v in result.items()], ["metric", "value"])
-
-
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -362,7 +287,7 @@ def serve(
 
     import uvicorn
 
-    settings = settings_from(ctx, host=host, port=port)
+    settings = settings_for(ctx, host=host, port=port)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         from latent.auth import ApiKeys
         from latent.store.store import Store
@@ -373,15 +298,18 @@ def serve(
                 raise fail(
                     f"refusing to bind {settings.host} with no API key: every request would be accepted. "
                     "Create one first: latent keys create --scope admin",
-                    2,
+                    USAGE,
                 )
         finally:
             store.close()
     for key, value in (ctx.obj or {}).items():  # the app builds its settings from the environment
         if value is not None:
             os.environ[f"LATENT_{key.upper()}"] = str(value)
+    from latent.embedder.choice import describe_backend
+
     typer.echo(
-        f"serving on http://{settings.host}:{settings.port}  (docs: http://{settings.host}:{settings.port}/docs)",
+        f"serving on http://{settings.host}:{settings.port}  (docs: http://{settings.host}:{settings.port}/docs); "
+        f"new collections embed with {settings.model} on {describe_backend(settings.backend, settings.model)}",
         err=True,
     )
     uvicorn.run(
@@ -405,6 +333,6 @@ def main() -> None:
         app()
     except LatentError as exc:
         typer.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
+        sys.exit(exit_code_for(exc))
     except BrokenPipeError:
         sys.exit(0)

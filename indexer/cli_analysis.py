@@ -71,15 +71,27 @@ def cluster(
     def job() -> Any:
         with Store(settings_for(ctx)) as store, _progress(quiet) as echo:
             target = store.collection(collection)
-            params = clustering_params(target, algorithm=algorithm, k=k, min_cluster_size=min_cluster_size,
-                                       reduce=reduce, random_state=seed)
+            params = clustering_params(
+                target, algorithm=algorithm, k=k, min_cluster_size=min_cluster_size, reduce=reduce, random_state=seed
+            )
             result = run_inline(lambda jc: {"clustering_id": run_clustering(target, params, jc)}, echo)
             return get_clustering(target, result["clustering_id"])
 
     info = _run(job)
     if as_json:
-        typer.echo(json.dumps({"id": info.id, "algorithm": info.algorithm, "params": info.params,
-                               "silhouette": info.silhouette, "clusters": info.clusters}, indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": info.id,
+                    "algorithm": info.algorithm,
+                    "params": info.params,
+                    "silhouette": info.silhouette,
+                    "clusters": info.clusters,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     silhouette = "n/a" if info.silhouette is None else f"{info.silhouette:.3f}"
     typer.echo(f"clustering {info.id}: {info.algorithm}, {len(info.clusters)} clusters, silhouette {silhouette}")
@@ -116,14 +128,20 @@ def map(  # noqa: A001 - the command is called `map`
                     raise InvalidInput(f"collection {collection!r} has no map yet; fit one first")
                 placed = place_new_documents(target, map_id)
                 return get_map(target, map_id), placed
-            params = map_params(target, n_neighbors=n_neighbors, min_dist=min_dist, sample=sample,
-                                refit=refit, random_state=seed)
+            params = map_params(
+                target, n_neighbors=n_neighbors, min_dist=min_dist, sample=sample, refit=refit, random_state=seed
+            )
             result = run_inline(lambda jc: {"map_id": fit_map(target, params, jc)}, echo)
             return get_map(target, result["map_id"]), None
 
     info, placed = _run(job)
-    data: dict[str, Any] = {"id": info.id, "points": info.points, "clustering_id": info.clustering_id,
-                            "quality": info.quality, "alignment": info.alignment}
+    data: dict[str, Any] = {
+        "id": info.id,
+        "points": info.points,
+        "clustering_id": info.clustering_id,
+        "quality": info.quality,
+        "alignment": info.alignment,
+    }
     if placed is not None:
         data["placed"] = placed
     if as_json:
@@ -133,10 +151,14 @@ def map(  # noqa: A001 - the command is called `map`
     if placed is not None:
         line += f", {placed} newly placed"
     if info.quality:
-        line += (f", trustworthiness {info.quality['trustworthiness']:.3f}"
-                 f", knn preservation {info.quality['knn_preservation']:.3f}")
+        line += (
+            f", trustworthiness {info.quality['trustworthiness']:.3f}"
+            f", knn preservation {info.quality['knn_preservation']:.3f}"
+        )
     typer.echo(line)
     if info.alignment and info.alignment.get("displacement"):
         moved = info.alignment["displacement"]
-        typer.echo(f"aligned to map {info.alignment['previous_map_id']}: {moved['shared']} shared points moved "
-                   f"{moved['relative_median']:.3f} of the layout's spread (median)")
+        typer.echo(
+            f"aligned to map {info.alignment['previous_map_id']}: {moved['shared']} shared points moved "
+            f"{moved['relative_median']:.3f} of the layout's spread (median)"
+        )

@@ -7,15 +7,13 @@ from typing import Annotated
 
 import typer
 
-from indexer.cli_common import settings_for
+from indexer.cli_common import JsonOpt, exit_codes, settings_for
 from latent.auth import SCOPES, ApiKeyInfo, ApiKeys
-from latent.errors import LatentError
 from latent.store.store import Store
 
 app = typer.Typer(name="keys", help="Create, list and revoke API keys.", no_args_is_help=True)
 
 ScopeOption = Annotated[str, typer.Option("--scope", help=f"What the key may do: {' < '.join(SCOPES)}.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 def _info_dict(info: ApiKeyInfo) -> dict[str, object]:
@@ -29,24 +27,16 @@ def _info_dict(info: ApiKeyInfo) -> dict[str, object]:
     }
 
 
-def _fail(exc: LatentError) -> typer.Exit:
-    typer.echo(f"error: {exc.message}", err=True)
-    return typer.Exit(2 if exc.status < 500 else 1)
-
-
 @app.command("create")
 def create(
     ctx: typer.Context,
     scope: ScopeOption = "read",
     name: Annotated[str, typer.Option("--name", help="A label to recognise the key by.")] = "",
-    as_json: JsonOption = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a key and print it once: only its salted hash is stored."""
-    try:
-        with Store(settings_for(ctx)) as store:
-            created = ApiKeys(store.sessions).create(scope, name)
-    except LatentError as exc:
-        raise _fail(exc) from None
+    with exit_codes(), Store(settings_for(ctx)) as store:
+        created = ApiKeys(store.sessions).create(scope, name)
     if as_json:
         typer.echo(json.dumps({"key": created.key, **_info_dict(created.info)}))
         return
@@ -60,7 +50,7 @@ def create(
 @app.command("list")
 def list_keys(
     ctx: typer.Context,
-    as_json: JsonOption = False,
+    as_json: JsonOpt = False,
     all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
 ) -> None:
     """List keys (id, prefix, scope, name); the secrets themselves are never stored."""
@@ -81,14 +71,11 @@ def list_keys(
 def revoke(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The key's id, its prefix, or the key itself.")],
-    as_json: JsonOption = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key at once: requests carrying it get 401."""
-    try:
-        with Store(settings_for(ctx)) as store:
-            info = ApiKeys(store.sessions).revoke(key)
-    except LatentError as exc:
-        raise _fail(exc) from None
+    with exit_codes(), Store(settings_for(ctx)) as store:
+        info = ApiKeys(store.sessions).revoke(key)
     if as_json:
         typer.echo(json.dumps(_info_dict(info)))
     else:

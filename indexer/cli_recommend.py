@@ -50,23 +50,17 @@ def recommend(
     negative_text: Annotated[
         list[str] | None, typer.Option("--negative-text", help="A text to move away from (repeatable).")
     ] = None,
-    strategy: Annotated[
-        str, typer.Option(help=f"How examples combine: {' | '.join(STRATEGIES)}.")
-    ] = "average_vector",
+    strategy: Annotated[str, typer.Option(help=f"How examples combine: {' | '.join(STRATEGIES)}.")] = "average_vector",
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
     diversity: Annotated[float, typer.Option(help="0 = pure relevance … 1 = pure novelty (MMR).")] = 0.0,
-    filter: Annotated[
-        str | None, typer.Option(help="Metadata pre-filter as JSON, e.g. '{\"year\": 2020}'.")
-    ] = None,
+    filter: Annotated[str | None, typer.Option(help="Metadata pre-filter as JSON, e.g. '{\"year\": 2020}'.")] = None,
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Document id never to return (repeatable).")
     ] = None,
     ignore_missing: Annotated[
         bool, typer.Option("--ignore-missing", help="Skip unknown ids (listed) instead of failing.")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
     """Recommend documents from positive and negative examples; each hit says which examples explain it.
 

@@ -16,9 +16,7 @@ from latent.jobs import JobCancelled, run_inline
 from latent.store.collection import Collection
 from latent.store.store import Store
 
-app = typer.Typer(
-    help="Generate with a collection's text VAE: sample, interpolate, bridge.", no_args_is_help=True
-)
+app = typer.Typer(help="Generate with a collection's text VAE: sample, interpolate, bridge.", no_args_is_help=True)
 
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
@@ -39,9 +37,7 @@ def _endpoint(id_: str | None, text: str | None, name: str) -> Any:
     from latent.vae.runs import Endpoint
 
     if (id_ is None) == (text is None):
-        raise InvalidInput(
-            f"give exactly one of --{name} (a stored id) or --{name}-text", details={"argument": name}
-        )
+        raise InvalidInput(f"give exactly one of --{name} (a stored id) or --{name}-text", details={"argument": name})
     return Endpoint(id=id_) if id_ is not None else Endpoint(text=text)
 
 
@@ -107,9 +103,7 @@ def train_vae(
             raise typer.Exit(1) from None
         info = next(m for m in vae_runs.list_models(coll) if m.id == result["model_id"])
     if as_json:
-        typer.echo(
-            json.dumps({"model_id": info.id, "params": info.params, "metrics": info.metrics}, indent=2)
-        )
+        typer.echo(json.dumps({"model_id": info.id, "params": info.params, "metrics": info.metrics}, indent=2))
         return
     typer.echo(f"model {info.id} trained on {collection!r}")
     for key in ("val_recon_cosine", "kl", "active_units", "self_retrieval_top1", "training_seconds"):
@@ -173,9 +167,7 @@ def interpolate(
         _, vae = vae_runs.load_model(coll, model)
         a, b = _endpoint(start, start_text, "start"), _endpoint(end, end_text, "end")
         t, vectors = vae_runs.interpolate(coll, vae, a, b, steps, method)
-        points = [
-            {**p, "t": float(x)} for p, x in zip(vae_runs.ground(coll, vae, vectors, k), t, strict=True)
-        ]
+        points = [{**p, "t": float(x)} for p, x in zip(vae_runs.ground(coll, vae, vectors, k), t, strict=True)]
     if as_json:
         typer.echo(json.dumps({"steps": points}, indent=2, ensure_ascii=False))
         return

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from indexer.sources import Item, Rejected
 from latent.errors import InvalidInput
+from latent.ingest.write import after_write
 from latent.records import DocumentInput, UpsertPlan
 from latent.store.collection import Collection
 from latent.store.store import Store
@@ -22,6 +23,8 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class IndexSummary:
     collection: str
+    model: str = ""
+    backend: str = ""  # the collection's encoder backend (what `auto` chose when it was created)
     indexed: int = 0
     unchanged: int = 0
     metadata_updated: int = 0
@@ -81,13 +84,13 @@ def planned(
     while True:
         following = next(it, None)  # read and parse the next batch while this one embeds
         plan = future.result()
-        overlap = following is not None and not {d.id for d in following} & {d.id for d in current}
-        if overlap:
+        disjoint = following is not None and not {d.id for d in following} & {d.id for d in current}
+        if disjoint:
             future = in_background(collection.plan_upsert, following)
         yield current, plan
         if following is None:
             return
-        if not overlap:
+        if not disjoint:
             future = in_background(collection.plan_upsert, following)
         current = following
 
@@ -126,7 +129,7 @@ def index_documents(
     `pipelined=False` embeds and writes strictly in turn (bench/indexing.py measures the difference).
     """
     collection = store.create_collection(collection_name, exist_ok=True, **(create or {}))
-    summary = IndexSummary(collection_name)
+    summary = IndexSummary(collection_name, model=collection.model, backend=collection.backend)
     bar = _progress_bar(progress, total, collection_name)
 
     def on_reject(rej: Rejected) -> None:
@@ -174,6 +177,8 @@ def index_documents(
         # After Ctrl-C nothing more is written: every finished batch is committed in SQL, which the next
         # open replays into the index; a lock the interrupt caught half-taken must not hang the exit.
         collection.checkpoint()
+        if summary.indexed:
+            after_write(collection)  # new documents onto the newest map: the writer does it, never a read
     return summary
 
 

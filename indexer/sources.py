@@ -86,8 +86,11 @@ def iter_source(path: str, fields: FieldMap | None = None, fmt: str | None = Non
         return _csv(p, fields)
     if kind == "text":
         return _text_file(p, p.name)
-    raise InvalidInput(f"unsupported file type {p.suffix!r}: use .jsonl, .csv, .txt or .md",
-                       code="unsupported_source", details={"path": path})
+    raise InvalidInput(
+        f"unsupported file type {p.suffix!r}: use .jsonl, .csv, .txt or .md",
+        code="unsupported_source",
+        details={"path": path},
+    )
 
 
 def _jsonl_file(p: Path, fields: FieldMap) -> Iterator[Item]:

@@ -34,7 +34,12 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Embedding model: 'all-MiniLM-L6-v2' (bundled package) or a local sentence-transformers folder.",
     )
-    backend: str = Field("torch", description="Encoder backend: torch | onnx | onnx-int8 | openvino | openvino-int8.")
+    backend: str = Field(
+        "auto",
+        description="Encoder backend for new collections: auto | torch | onnx | onnx-int8 | openvino | openvino-int8. "
+        "auto picks openvino-int8 where the CPU has int8 dot-product instructions (VNNI/AMX), else the fastest "
+        "fp32 backend installed (openvino > onnx > torch); existing collections keep the backend they recorded.",
+    )
     query_backend: str | None = Field(
         None,
         description="Encoder backend for query texts when it differs from the one a collection was built with; "
@@ -75,7 +80,7 @@ class Settings(BaseSettings):
         1.0, ge=0, description="How long the server reuses its check of whether any API key exists."
     )
     faiss_threads: int = Field(
-        1, ge=1, description="OpenMP threads per FAISS call in the server (requests already run in parallel)."
+        1, ge=1, description="OpenMP threads per FAISS search (requests and batches already run in parallel)."
     )
 
     rate_limit_per_second: float = Field(

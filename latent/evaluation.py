@@ -63,8 +63,11 @@ def load_beir(folder: Path, split: str = "test") -> BeirFolder:
     qrels_path = folder / "qrels" / f"{split}.tsv"
     for p in (corpus, queries_path, qrels_path):
         if not p.is_file():
-            raise InvalidInput(f"{folder} is not a BEIR folder: {p.relative_to(folder)} is missing",
-                               code="invalid_beir_folder", details={"missing": str(p)})
+            raise InvalidInput(
+                f"{folder} is not a BEIR folder: {p.relative_to(folder)} is missing",
+                code="invalid_beir_folder",
+                details={"missing": str(p)},
+            )
     qrels: Qrels = {}
     with open(qrels_path, newline="", encoding="utf-8") as fh:
         for row in csv.reader(fh, delimiter="\t"):
@@ -81,8 +84,9 @@ def load_beir(folder: Path, split: str = "test") -> BeirFolder:
     return BeirFolder(corpus, queries, qrels)
 
 
-def run_queries(queries: dict[str, str], search_batch: Callable[[list[str]], list[list[str]]],
-                batch_size: int = 64) -> tuple[Run, float]:
+def run_queries(
+    queries: dict[str, str], search_batch: Callable[[list[str]], list[list[str]]], batch_size: int = 64
+) -> tuple[Run, float]:
     """Rank documents for every query through `search_batch`; returns the run and its seconds."""
     start = time.perf_counter()
     run: Run = {}

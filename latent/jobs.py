@@ -29,8 +29,40 @@ ACTIVE = ("queued", "running")
 FINAL = ("succeeded", "failed", "cancelled")
 
 
-class JobCancelled(Exception):
-    """Raised inside a job when its cancellation was requested."""
+Progress = Callable[[float, str], None]
+"""The one progress callback of every long run: progress(fraction_done in [0, 1], message)."""
+ShouldStop = Callable[[], bool]
+"""Polled between the steps of a long run; returning True stops it with JobCancelled."""
+
+
+class JobCancelled(LatentError):
+    """The one cancellation exception: a job or a long fit stopped because its caller asked it to."""
+
+    code = "cancelled"
+    status = 409
+
+    def __init__(self, message: str = "stopped on request", **kwargs: Any):
+        super().__init__(message, **kwargs)
+
+
+class Steps:
+    """Reports a long computation's progress and honours cancellation between its steps (estimators use it)."""
+
+    def __init__(self, progress: Progress | None, should_stop: ShouldStop | None):
+        self._progress = progress
+        self._should_stop = should_stop
+
+    def step(self, stage: str, fraction: float) -> None:
+        """Report `stage` at `fraction` done, first raising JobCancelled if the caller asked to stop."""
+        if self._should_stop is not None and self._should_stop():
+            raise JobCancelled(f"stopped on request during {stage!r}", details={"stage": stage})
+        if self._progress is not None:
+            self._progress(min(max(float(fraction), 0.0), 1.0), stage)
+
+    def finish(self) -> None:
+        """Report (1.0, "done"); the work is complete, so a late stop request is moot."""
+        if self._progress is not None:
+            self._progress(1.0, "done")
 
 
 @dataclass(slots=True)
@@ -51,9 +83,7 @@ class JobRecord:
 class JobContext:
     """What a running job sees: progress reporting and a cancellation check."""
 
-    def __init__(
-        self, manager: JobManager | None, job_id: str | None, echo: Callable[[float, str], None] | None = None
-    ):
+    def __init__(self, manager: JobManager | None, job_id: str | None, echo: Progress | None = None):
         self._manager = manager
         self.job_id = job_id
         self._echo = echo
@@ -104,8 +134,18 @@ class JobManager:
     def submit(self, kind: str, fn: JobFn, params: dict[str, Any], collection_id: int | None = None) -> JobRecord:
         job_id = uuid.uuid4().hex
         with self.sessions() as s, s.begin():
-            s.add(JobRow(id=job_id, kind=kind, collection_id=collection_id, status="queued", progress=0.0,
-                         message="", params=params, owner_pid=os.getpid()))
+            s.add(
+                JobRow(
+                    id=job_id,
+                    kind=kind,
+                    collection_id=collection_id,
+                    status="queued",
+                    progress=0.0,
+                    message="",
+                    params=params,
+                    owner_pid=os.getpid(),
+                )
+            )
         ctx = JobContext(self, job_id)
         with self._lock:
             self._contexts[job_id] = ctx
@@ -152,8 +192,11 @@ class JobManager:
     def cancel(self, job_id: str) -> JobRecord:
         job = self.get(job_id)
         if job.status in FINAL:
-            raise Conflict(f"job {job_id!r} already {job.status}", code="job_finished",
-                           details={"id": job_id, "status": job.status})
+            raise Conflict(
+                f"job {job_id!r} already {job.status}",
+                code="job_finished",
+                details={"id": job_id, "status": job.status},
+            )
         with self._lock:
             ctx = self._contexts.get(job_id)
         if ctx is not None:
@@ -180,7 +223,7 @@ class JobManager:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_inline(fn: JobFn, echo: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+def run_inline(fn: JobFn, echo: Progress | None = None) -> dict[str, Any]:
     """Run a job function in the caller's thread (the CLI), with progress echoed."""
     return fn(JobContext(None, None, echo))
 
@@ -199,7 +242,15 @@ def _alive(pid: int) -> bool:
 
 def _record(row: JobRow) -> JobRecord:
     return JobRecord(
-        id=row.id, kind=row.kind, status=row.status, progress=row.progress, message=row.message,
-        params=row.params or {}, result=row.result, error=row.error, created_at=row.created_at,
-        started_at=row.started_at, finished_at=row.finished_at,
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        progress=row.progress,
+        message=row.message,
+        params=row.params or {},
+        result=row.result,
+        error=row.error,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
     )

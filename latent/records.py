@@ -29,8 +29,8 @@ class DocumentInput:
 class DocumentRecord:
     id: str
     title: str
-    text: str
-    metadata: dict[str, Any]
+    text: str | None  # None when the caller asked for it without text (`get_many(..., with_text=False)`)
+    metadata: dict[str, Any] | None  # None when asked for without metadata
     chunk_count: int
     token_count: int
     content_hash: str
@@ -69,6 +69,26 @@ class UpsertResult:
         for name in self.__slots__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """Where one indexed chunk (a vector id) lies: its document and its character span in the text."""
+
+    document_id: int  # the document's row id
+    external_id: str
+    ordinal: int  # the chunk's position in its document, from 0
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    """What a read learns from SQL in one statement before it searches: the change sequence it caught
+    the index up to, and the newest clustering (None: the collection has none, so hits carry no cluster)."""
+
+    seq: int
+    clustering_id: int | None
 
 
 @dataclass(slots=True)

@@ -65,6 +65,13 @@ def as_vectors(
     return unit_rows(array) if normalise else np.ascontiguousarray(array)
 
 
+def as_vector(values: Any, dimension: int | None = None, *, name: str = "vector", **checks: Any) -> np.ndarray:
+    """One vector (a flat list, not a matrix) as float32 of shape (dimension,); `checks` as for `as_vectors`."""
+    if np.ndim(values) != 1:
+        raise _invalid(f"{name} must be one flat vector, got shape {tuple(np.shape(values))}", name)
+    return as_vectors(values, dimension, name=name, **checks)[0]
+
+
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero): cosine similarity becomes a dot product."""
     matrix = np.asarray(matrix, dtype=np.float32)

@@ -95,9 +95,7 @@ class LatentClient:
     def list_collections(self) -> CollectionsPublic:
         return self._model(CollectionsPublic, "GET", "/v1/collections")
 
-    def create_collection(
-        self, name: str, model: str | None = None, index: str | None = None
-    ) -> CollectionPublic:
+    def create_collection(self, name: str, model: str | None = None, index: str | None = None) -> CollectionPublic:
         body = {k: v for k, v in {"name": name, "model": model, "index": index}.items() if v is not None}
         return self._model(CollectionPublic, "POST", "/v1/collections", json_body=body)
 
@@ -118,9 +116,7 @@ class LatentClient:
         )
 
     def get_document(self, collection: str, doc_id: str) -> DocumentPublic:
-        return self._model(
-            DocumentPublic, "GET", f"/v1/collections/{_seg(collection)}/documents/{_seg(doc_id)}"
-        )
+        return self._model(DocumentPublic, "GET", f"/v1/collections/{_seg(collection)}/documents/{_seg(doc_id)}")
 
     def list_documents(
         self, collection: str, offset: int = 0, limit: int = 100, filter: Mapping[str, Any] | None = None
@@ -128,9 +124,7 @@ class LatentClient:
         params: dict[str, Any] = {"offset": offset, "limit": limit}
         if filter is not None:
             params["filter"] = json.dumps(filter)
-        return self._model(
-            DocumentsPublic, "GET", f"/v1/collections/{_seg(collection)}/documents", params=params
-        )
+        return self._model(DocumentsPublic, "GET", f"/v1/collections/{_seg(collection)}/documents", params=params)
 
     def delete_document(self, collection: str, doc_id: str) -> Deleted:
         return self._model(Deleted, "DELETE", f"/v1/collections/{_seg(collection)}/documents/{_seg(doc_id)}")
@@ -139,9 +133,7 @@ class LatentClient:
         self, collection: str, ids: Sequence[str] | None = None, filter: Mapping[str, Any] | None = None
     ) -> Deleted:
         body = {"ids": list(ids)} if ids is not None else {"filter": dict(filter or {})}
-        return self._model(
-            Deleted, "POST", f"/v1/collections/{_seg(collection)}/documents/delete", json_body=body
-        )
+        return self._model(Deleted, "POST", f"/v1/collections/{_seg(collection)}/documents/delete", json_body=body)
 
     # ----- search ------------------------------------------------------------------------------
     def search(
@@ -159,9 +151,7 @@ class LatentClient:
             body["query"] = query
         if vector is not None:
             body["vector"] = [float(x) for x in vector]
-        return self._model(
-            SearchResponse, "POST", f"/v1/collections/{_seg(collection)}/search", json_body=body
-        )
+        return self._model(SearchResponse, "POST", f"/v1/collections/{_seg(collection)}/search", json_body=body)
 
     def search_batch(
         self,
@@ -226,12 +216,14 @@ class LatentClient:
     ) -> RecommendResponse:
         """Examples: "doc-id" or {"id"|"text"|"vector": ..., "weight": 1.0}. Options: filter, exclude,
         exclude_examples, diversity, missing ("error" | "ignore"), with_text, with_metadata, with_vector."""
-        body = {"positive": [e if isinstance(e, str) else dict(e) for e in positive],
-                "negative": [e if isinstance(e, str) else dict(e) for e in negative],
-                "k": k, "strategy": strategy, **options}
-        return self._model(
-            RecommendResponse, "POST", f"/v1/collections/{_seg(collection)}/recommend", json_body=body
-        )
+        body = {
+            "positive": [e if isinstance(e, str) else dict(e) for e in positive],
+            "negative": [e if isinstance(e, str) else dict(e) for e in negative],
+            "k": k,
+            "strategy": strategy,
+            **options,
+        }
+        return self._model(RecommendResponse, "POST", f"/v1/collections/{_seg(collection)}/recommend", json_body=body)
 
     def neighbors_batch(
         self, collection: str, ids: Sequence[str], k: int = 10, filter: Mapping[str, Any] | None = None
@@ -242,20 +234,23 @@ class LatentClient:
         path = f"/v1/collections/{_seg(collection)}/neighbors/batch"
         return self._model(NeighborsBatchResponse, "POST", path, json_body=body)
 
-    def record_events(
-        self, collection: str, user: str, events: Sequence[Mapping[str, Any]]
-    ) -> EventsRecorded:
+    def record_events(self, collection: str, user: str, events: Sequence[Mapping[str, Any]]) -> EventsRecorded:
         """Events: {"id": doc id, "kind": "view|like|dislike|...", "weight"?: 1.0, "at"?: ISO time}."""
-        body = {"events": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()}
-                           for e in events]}
+        body = {
+            "events": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()} for e in events]
+        }
         return self._model(
-            EventsRecorded, "POST", f"/v1/collections/{_seg(collection)}/profiles/{_seg(user)}/events",
+            EventsRecorded,
+            "POST",
+            f"/v1/collections/{_seg(collection)}/profiles/{_seg(user)}/events",
             json_body=body,
         )
 
     def get_profile(self, collection: str, user: str, offset: int = 0, limit: int = 100) -> ProfilePublic:
         return self._model(
-            ProfilePublic, "GET", f"/v1/collections/{_seg(collection)}/profiles/{_seg(user)}",
+            ProfilePublic,
+            "GET",
+            f"/v1/collections/{_seg(collection)}/profiles/{_seg(user)}",
             params={"offset": offset, "limit": limit},
         )
 
@@ -279,8 +274,10 @@ class LatentClient:
         if filter is not None:
             params["filter"] = json.dumps(filter)
         return self._model(
-            RecommendResponse, "GET",
-            f"/v1/collections/{_seg(collection)}/profiles/{_seg(user)}/recommendations", params=params,
+            RecommendResponse,
+            "GET",
+            f"/v1/collections/{_seg(collection)}/profiles/{_seg(user)}/recommendations",
+            params=params,
         )
 
 
@@ -294,6 +291,4 @@ def _error(response: httpx.Response) -> LatentHTTPError:
         error = response.json()["error"]
         return LatentHTTPError(response.status_code, error["code"], error["message"], error.get("details"))
     except (ValueError, KeyError, TypeError):
-        return LatentHTTPError(
-            response.status_code, "http_error", response.text[:500] or response.reason_phrase
-        )
+        return LatentHTTPError(response.status_code, "http_error", response.text[:500] or response.reason_phrase)

@@ -46,9 +46,7 @@ def error_response(
 
 
 def body_too_large(limit: int) -> JSONResponse:
-    return error_response(
-        413, "body_too_large", f"request body larger than {limit} bytes", {"max_bytes": limit}
-    )
+    return error_response(413, "body_too_large", f"request body larger than {limit} bytes", {"max_bytes": limit})
 
 
 def unexpected_error(request_id: str) -> JSONResponse:

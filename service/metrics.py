@@ -27,12 +27,8 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         if self.store is None:
             return
-        docs = GaugeMetricFamily(
-            "latent_documents", "Documents stored, per collection.", labels=["collection"]
-        )
-        vecs = GaugeMetricFamily(
-            "latent_vectors", "Chunk vectors stored, per collection.", labels=["collection"]
-        )
+        docs = GaugeMetricFamily("latent_documents", "Documents stored, per collection.", labels=["collection"])
+        vecs = GaugeMetricFamily("latent_vectors", "Chunk vectors stored, per collection.", labels=["collection"])
         for info in self.store.list_collections():
             docs.add_metric([info.name], info.documents)
             vecs.add_metric([info.name], info.chunks)

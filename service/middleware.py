@@ -48,9 +48,7 @@ class RequestContextMiddleware:
                     return
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception(
-                "unexpected error handling %s %s (request id %s)", scope["method"], scope["path"], request_id
-            )
+            log.exception("unexpected error handling %s %s (request id %s)", scope["method"], scope["path"], request_id)
             if started:
                 raise
             await unexpected_error(request_id)(scope, _no_body, send_with_id)

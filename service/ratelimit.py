@@ -53,9 +53,14 @@ class RateLimitMiddleware:
         wait = self.buckets.take(_client_key(scope))
         if wait > 0:
             response = error_response(
-                429, "rate_limited", f"too many requests: retry in {wait:.2f} s",
-                {"retry_after_seconds": round(wait, 3), "rate_per_second": self.buckets.rate,
-                 "burst": self.buckets.burst},
+                429,
+                "rate_limited",
+                f"too many requests: retry in {wait:.2f} s",
+                {
+                    "retry_after_seconds": round(wait, 3),
+                    "rate_per_second": self.buckets.rate,
+                    "burst": self.buckets.burst,
+                },
             )
             response.headers["retry-after"] = str(max(1, math.ceil(wait)))
             await response(scope, receive, send)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +9,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, insert, select
 
-from latent.clustering.model import ALGORITHMS, Cancelled, ClusterModel, describe_clusters
+from latent.clustering.model import ALGORITHMS, ClusterModel, describe_clusters
 from latent.errors import InvalidInput, NotFound
-from latent.jobs import JobCancelled, JobContext
+from latent.jobs import JobContext, Progress
 from latent.store.collection import Collection
 from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
 from latent.store.models import DocumentRow
@@ -86,30 +85,40 @@ def run_clustering(collection: Collection, params: dict[str, Any], ctx: JobConte
     """Cluster every document of the collection, label the clusters, store the run; returns its id."""
     params = clustering_params(collection, **params)
     report = _reporter(ctx)
-    report("loading vectors", 0.0)
+    report(0.0, "loading vectors")
     ids, X = collection.all_document_vectors()
     model = ClusterModel(**params)
-    try:
-        model.fit(X, progress=lambda stage, f: report(stage, 0.05 + 0.75 * f),
-                  should_stop=ctx.should_stop if ctx is not None else None)
-    except Cancelled:
-        raise JobCancelled() from None
-    report("labelling", 0.85)
+    model.fit(
+        X,
+        progress=lambda done, stage: report(0.05 + 0.75 * done, stage),
+        should_stop=ctx.should_stop if ctx is not None else None,
+    )
+    report(0.85, "labelling")
     rows = _document_rows(collection, ids)
     texts = [f"{rows[i][1]} {rows[i][2]}" for i in ids]
     summaries = describe_clusters(X, model.labels_, texts, ids)
     clusters = [
-        {"id": s.id, "label": s.label, "terms": s.terms, "size": s.size,
-         "representatives": [str(r) for r in s.representatives]}
+        {
+            "id": s.id,
+            "label": s.label,
+            "terms": s.terms,
+            "size": s.size,
+            "representatives": [str(r) for r in s.representatives],
+        }
         for s in summaries
     ]
-    report("storing", 0.95)
+    report(0.95, "storing")
     with collection.sessions() as s, s.begin():
         row = ClusteringRow(
-            collection_id=collection.id, algorithm=params["algorithm"],
-            params={**model.get_params(), "k": model.n_clusters_ if params["algorithm"] == "kmeans" else None,
-                    "requested": params},
-            silhouette=model.silhouette_, clusters=clusters,
+            collection_id=collection.id,
+            algorithm=params["algorithm"],
+            params={
+                **model.get_params(),
+                "k": model.n_clusters_ if params["algorithm"] == "kmeans" else None,
+                "requested": params,
+            },
+            silhouette=model.silhouette_,
+            clusters=clusters,
             centroids=np.ascontiguousarray(model.centroids_, dtype=np.float32).tobytes(),
         )
         s.add(row)
@@ -121,7 +130,7 @@ def run_clustering(collection: Collection, params: dict[str, Any], ctx: JobConte
         if assignments:
             s.execute(insert(ClusterAssignmentRow), assignments)
         clustering_id = int(row.id)
-    report("done", 1.0)
+    report(1.0, "done")
     return clustering_id
 
 
@@ -140,14 +149,15 @@ def get_clustering(collection: Collection, clustering_id: int) -> ClusteringInfo
     if row is None or row.collection_id != collection.id:
         raise NotFound(
             f"clustering {clustering_id} does not exist in collection {collection.name!r}",
-            code="clustering_not_found", details={"id": clustering_id, "collection": collection.name},
+            code="clustering_not_found",
+            details={"id": clustering_id, "collection": collection.name},
         )
     return _info(row)
 
 
 def latest_clustering_id(collection: Collection) -> int | None:
-    with collection.sessions() as s:
-        return s.scalar(select(func.max(ClusteringRow.id)).where(ClusteringRow.collection_id == collection.id))
+    """The newest clustering run's id (the one the `cluster` filter reads); None without one."""
+    return collection.newest_clustering_id()
 
 
 def cluster_documents(
@@ -157,7 +167,8 @@ def cluster_documents(
     info = get_clustering(collection, clustering_id)
     if cluster != -1 and cluster not in {c["id"] for c in info.clusters}:
         raise NotFound(
-            f"clustering {clustering_id} has no cluster {cluster}", code="cluster_not_found",
+            f"clustering {clustering_id} has no cluster {cluster}",
+            code="cluster_not_found",
             details={"clustering_id": clustering_id, "cluster": cluster},
         )
     where = (ClusterAssignmentRow.clustering_id == clustering_id, ClusterAssignmentRow.cluster == cluster)
@@ -185,8 +196,8 @@ def _document_rows(collection: Collection, ids: list[str]) -> dict[str, tuple[in
     return {r[0]: (int(r[1]), r[2] or "", r[3] or "") for r in rows}
 
 
-def _reporter(ctx: JobContext | None) -> Callable[[str, float], None]:
-    def report(stage: str, fraction: float) -> None:
+def _reporter(ctx: JobContext | None) -> Progress:
+    def report(fraction: float, stage: str) -> None:
         if ctx is not None:
             ctx.progress(fraction, stage)
 
@@ -195,6 +206,10 @@ def _reporter(ctx: JobContext | None) -> Callable[[str, float], None]:
 
 def _info(row: ClusteringRow) -> ClusteringInfo:
     return ClusteringInfo(
-        id=int(row.id), algorithm=row.algorithm, params=dict(row.params or {}), silhouette=row.silhouette,
-        clusters=list(row.clusters or []), created_at=row.created_at,
+        id=int(row.id),
+        algorithm=row.algorithm,
+        params=dict(row.params or {}),
+        silhouette=row.silhouette,
+        clusters=list(row.clusters or []),
+        created_at=row.created_at,
     )

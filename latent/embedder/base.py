@@ -54,11 +54,3 @@ class Encoder(Protocol):
     def tokenize(self, texts: list[str]) -> list[Tokenized]: ...
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray: ...
-
-
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    """Unit-length rows (zero rows stay zero) as contiguous float32."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms

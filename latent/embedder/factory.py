@@ -8,6 +8,7 @@ from pathlib import Path
 
 from latent.config import DEFAULT_MODEL, Settings, force_offline
 from latent.embedder.base import Encoder
+from latent.embedder.choice import resolve_backend
 from latent.errors import MissingDependency, ModelUnavailable
 
 # Names that mean the bundled all-MiniLM-L6-v2 package.
@@ -75,12 +76,14 @@ def _load_cached(model: str, backend: str, device: str, batch_size: int, threads
 
 def load_encoder(settings: Settings, model: str | None = None, backend: str | None = None) -> Encoder:
     """The process-wide encoder for (model, backend): loaded once, shared by every caller."""
+    model = model or settings.model
+    backend = resolve_backend(backend or settings.backend, model)
     return _load_cached(
-        model or settings.model,
-        backend or settings.backend,
+        model,
+        backend,
         settings.device,
         settings.batch_size,
         settings.threads,
         # Only exported backends keep files in the data home; torch models are shared across homes.
-        "" if (backend or settings.backend) == "torch" else str(settings.models_dir),
+        "" if backend == "torch" else str(settings.models_dir),
     )

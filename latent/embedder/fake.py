@@ -8,7 +8,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from latent.embedder.base import Tokenized, l2_normalise
+from latent.embedder.base import Tokenized
+from latent.vectors import unit_rows
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -43,7 +44,7 @@ class FakeEncoder:
             for token in tok.tokens[: self.max_seq_length - self.special_tokens]:
                 if token.isalnum():
                     vectors[row] += self._direction(token)
-        return l2_normalise(vectors)
+        return unit_rows(vectors)
 
     def _word_id(self, word: str) -> int:
         return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little") % 30000

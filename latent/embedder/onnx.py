@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -165,7 +166,20 @@ def _ensure_int8(root: Path, config: str) -> None:
 
 
 def prepare_export(model_path: Path, model_name: str, backend: str, cache_dir: Path) -> tuple[Path, str]:
-    """Make sure the backend's model files exist in the cache; returns (folder, file_name to load)."""
+    """Make sure the backend's model files exist in the cache; returns (folder, file_name to load).
+
+    The one-off export (and int8 calibration) takes seconds to a minute; its time is said once, when it
+    happens (a WARNING, so that a bare `latent index` shows it without any logging set up).
+    """
+    started = time.perf_counter()
+    root, file_name = _prepare(model_path, model_name, backend, cache_dir)
+    seconds = time.perf_counter() - started
+    if seconds > 1.0:
+        log.warning("one-off %s export of %s took %.1f s; cached in %s", backend, model_name, seconds, root)
+    return root, file_name
+
+
+def _prepare(model_path: Path, model_name: str, backend: str, cache_dir: Path) -> tuple[Path, str]:
     if _family(backend) == "openvino":
         root = export_root(cache_dir, model_path, model_name, "openvino")
         _ensure_export(model_path, root, "openvino", OPENVINO_FILE)

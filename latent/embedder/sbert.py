@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latent.embedder.base import Tokenized, l2_normalise
+from latent.embedder.base import Tokenized
+from latent.vectors import unit_rows
 
 
 def physical_cores() -> int:
@@ -140,7 +141,7 @@ class SentenceTransformerEncoder:
             features = self._features([rows[i] for i in picked], self._model_inputs)
             with self._exclusive(), torch.inference_mode():
                 out[picked] = self.model.forward(features)["sentence_embedding"].float().numpy()
-        return l2_normalise(out)
+        return unit_rows(out)
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         if not texts:
@@ -155,7 +156,7 @@ class SentenceTransformerEncoder:
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        return l2_normalise(vectors)
+        return unit_rows(vectors)
 
     def _encode_small(self, texts: list[str]) -> np.ndarray:
         """A query's path: one forward pass, skipping encode()'s per-call device moves and sorting
@@ -165,4 +166,4 @@ class SentenceTransformerEncoder:
         features = self.model.preprocess(texts)
         with self._exclusive(), torch.inference_mode():
             out = self.model.forward(dict(features))["sentence_embedding"]
-        return l2_normalise(out.float().numpy())
+        return unit_rows(out.float().numpy())

@@ -50,20 +50,6 @@ def as_ids(ids: np.ndarray | list[int]) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
 
 
-def as_vectors(vectors: np.ndarray, dimension: int) -> np.ndarray:
-    vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
-    if vectors.ndim == 1:
-        vectors = vectors.reshape(1, -1)
-    if vectors.shape[1] != dimension:
-        from latent.errors import DimensionMismatch
-
-        raise DimensionMismatch(
-            f"vectors have dimension {vectors.shape[1]}, the index expects {dimension}",
-            details={"expected": dimension, "got": int(vectors.shape[1])},
-        )
-    return vectors
-
-
 def fix_missing(result: SearchResult) -> SearchResult:
     """FAISS pads short result lists with id -1 and arbitrary scores; make the scores -inf."""
     result.scores[result.ids < 0] = -np.inf

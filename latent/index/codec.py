@@ -115,4 +115,3 @@ def few_query_threads(nq: int) -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(before)
-

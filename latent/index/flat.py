@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from latent.index.base import SearchResult, as_ids, as_vectors, empty_result, fix_missing
+from latent.index.base import SearchResult, as_ids, empty_result, fix_missing
+from latent.vectors import as_vectors
 
 
 class FlatIndex:
@@ -22,7 +23,7 @@ class FlatIndex:
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = as_ids(ids)
         if len(ids):
-            self.index.add_with_ids(as_vectors(vectors, self.dimension), ids)
+            self.index.add_with_ids(as_vectors(vectors, self.dimension, min_rows=0), ids)
 
     def remove(self, ids: np.ndarray) -> int:
         ids = as_ids(ids)
@@ -31,7 +32,7 @@ class FlatIndex:
         return int(self.index.remove_ids(self._faiss.IDSelectorBatch(ids)))
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
-        queries = as_vectors(queries, self.dimension)
+        queries = as_vectors(queries, self.dimension, min_rows=0)
         if len(self) == 0 or (allowed is not None and len(allowed) == 0):
             return empty_result(len(queries), k)
         params = None

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from latent.errors import Conflict, InvalidInput
-from latent.index.base import SearchResult, as_ids, as_vectors, empty_result
+from latent.index.base import SearchResult, as_ids, empty_result
 from latent.index.codec import few_query_threads, pack, unpack
 from latent.index.recall import exact_topk
+from latent.vectors import as_vectors
 
 # A filtered search goes exact when it admits at most this many vectors (brute force is then cheap) ...
 EXACT_MAX_CANDIDATES = 2048
@@ -113,7 +114,7 @@ class HNSWIndex:
         ids = as_ids(ids)
         if not len(ids):
             return
-        vectors = as_vectors(vectors, self.dimension)
+        vectors = as_vectors(vectors, self.dimension, min_rows=0)
         if len(vectors) != len(ids):
             raise InvalidInput("ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)})
         if len(np.unique(ids)) != len(ids):
@@ -153,7 +154,7 @@ class HNSWIndex:
         return len(slots)
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
-        queries = as_vectors(queries, self.dimension)
+        queries = as_vectors(queries, self.dimension, min_rows=0)
         if k < 1:
             raise InvalidInput("k must be at least 1", details={"k": k})
         n_live = len(self)
@@ -193,7 +194,7 @@ class HNSWIndex:
 
     def exact_search(self, queries: np.ndarray, k: int) -> SearchResult:
         """Brute force over the live stored vectors: the ground truth `measure_recall` compares against."""
-        queries = as_vectors(queries, self.dimension)
+        queries = as_vectors(queries, self.dimension, min_rows=0)
         return self._exact(queries, k, np.flatnonzero(self._live))
 
     def _exact(self, queries: np.ndarray, k: int, slots: np.ndarray) -> SearchResult:

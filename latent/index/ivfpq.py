@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from latent.errors import InvalidInput
-from latent.index.base import SearchResult, as_ids, as_vectors, empty_result, fix_missing
+from latent.index.base import SearchResult, as_ids, empty_result, fix_missing
 from latent.index.codec import few_query_threads, flag, pack, unpack
 from latent.index.recall import exact_search
+from latent.vectors import as_vectors
 
 # Filters admitting less than this fraction of vectors scan every list (probing few lists finds too few).
 FULL_SCAN_SELECTIVITY = 0.02
@@ -145,7 +146,7 @@ class IVFPQIndex:
         ids = as_ids(ids)
         if not len(ids):
             return
-        vectors = as_vectors(vectors, self.dimension)
+        vectors = as_vectors(vectors, self.dimension, min_rows=0)
         if len(vectors) != len(ids):
             raise InvalidInput("ids and vectors differ in length", details={"ids": len(ids), "vectors": len(vectors)})
         if self.trained:
@@ -198,7 +199,7 @@ class IVFPQIndex:
         return removed
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
-        queries = as_vectors(queries, self.dimension)
+        queries = as_vectors(queries, self.dimension, min_rows=0)
         if k < 1:
             raise InvalidInput("k must be at least 1", details={"k": k})
         if len(self) == 0 or (allowed is not None and len(allowed) == 0):
@@ -296,7 +297,7 @@ class IVFPQIndex:
                 "a trained IVF-PQ index keeps only compressed codes; pass ids= and vectors= as ground truth",
                 details={"kind": self.kind},
             )
-        return exact_search(as_vectors(queries, self.dimension), *self._buffer(), k)
+        return exact_search(as_vectors(queries, self.dimension, min_rows=0), *self._buffer(), k)
 
     def ids(self) -> np.ndarray:
         """Buffered ids plus every id in the inverted lists (`latent check` compares them with SQL)."""

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from latent.index.base import SearchResult, as_ids, as_vectors, empty_result
+from latent.index.base import SearchResult, as_ids, empty_result
+from latent.vectors import as_vectors
 
 
 class NumpyIndex:
@@ -20,7 +21,7 @@ class NumpyIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.ids_ = np.concatenate([self.ids_, as_ids(ids)])
-        self.vectors = np.vstack([self.vectors, as_vectors(vectors, self.dimension)])
+        self.vectors = np.vstack([self.vectors, as_vectors(vectors, self.dimension, min_rows=0)])
 
     def remove(self, ids: np.ndarray) -> int:
         keep = ~np.isin(self.ids_, as_ids(ids))
@@ -29,7 +30,7 @@ class NumpyIndex:
         return removed
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
-        queries = as_vectors(queries, self.dimension)
+        queries = as_vectors(queries, self.dimension, min_rows=0)
         result = empty_result(len(queries), k)
         mask = np.ones(len(self.ids_), dtype=bool) if allowed is None else np.isin(self.ids_, as_ids(allowed))
         ids, vectors = self.ids_[mask], self.vectors[mask]

@@ -59,7 +59,9 @@ def demo_documents(limit: int | None = None) -> Iterator[DocumentInput]:
                 continue
             seen.add(qualname)
             yield DocumentInput(
-                id=qualname, title=qualname, text=doc,
+                id=qualname,
+                title=qualname,
+                text=doc,
                 metadata={"module": module_name, "kind": _kind(obj), "package": module_name.split(".")[0]},
             )
             count += 1

@@ -16,9 +16,7 @@ class TokenReport:
     chunked: bool
 
 
-def token_reports(
-    encoder: Encoder, texts: list[str], chunk_tokens: int | None = None
-) -> tuple[int, list[TokenReport]]:
+def token_reports(encoder: Encoder, texts: list[str], chunk_tokens: int | None = None) -> tuple[int, list[TokenReport]]:
     """(tokens per chunk, one report per text); special tokens are not counted, as in chunking."""
     budget = chunk_budget(encoder, chunk_tokens)
     reports = [TokenReport(t.tokens, t.ids, t.count, t.count > budget) for t in encoder.tokenize(texts)]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latent.clustering.model import unit_rows
+from latent.vectors import unit_rows
 
 _BLOCK_CELLS = 1 << 24  # rows x shared points per similarity block: bounds memory to ~64 MB
 

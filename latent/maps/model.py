@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from latent.clustering.model import UMAP_EXACT_BELOW, Job, Progress, ShouldStop, as_matrix, sample_rows
-from latent.errors import Conflict, DimensionMismatch, InvalidInput, NotFound
+from latent.clustering.model import UMAP_EXACT_BELOW, sample_rows
+from latent.errors import Conflict, InvalidInput, NotFound
+from latent.jobs import Progress, ShouldStop, Steps
 from latent.maps.align import MIN_SHARED, Alignment, Displacement, align_to_previous, warm_start_layout
 from latent.maps.quality import MapQuality, quality
+from latent.vectors import as_vectors
 
 __all__ = ["LatentMap", "Alignment", "Displacement", "MapQuality", "quality", "MIN_POINTS"]
 
@@ -73,12 +75,12 @@ class LatentMap:
 
     def fit(self, X: object, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> LatentMap:
         """Lay out every row of X in 2-D (`embedding_`, float32, shape (n, 2))."""
-        job = Job(progress, should_stop)
-        self._fit(as_matrix(X, min_rows=MIN_POINTS), job, init=None)
+        job = Steps(progress, should_stop)
+        self._fit(as_vectors(X, name="X", min_rows=MIN_POINTS), job, init=None)
         job.finish()
         return self
 
-    def _fit(self, X: np.ndarray, job: Job, init: np.ndarray | None) -> LatentMap:
+    def _fit(self, X: np.ndarray, job: Steps, init: np.ndarray | None) -> LatentMap:
         self._check_params()
         import umap
         from umap.distances import named_distances
@@ -125,14 +127,9 @@ class LatentMap:
     ) -> np.ndarray:
         """Coordinates for new points in the current layout; the points already on the map do not move."""
         self._check_fitted()
-        X_new = as_matrix(X_new, name="X_new", min_rows=0)
-        if X_new.shape[1] != self.n_features_in_:
-            raise DimensionMismatch(
-                f"expected vectors of dimension {self.n_features_in_}, got {X_new.shape[1]}",
-                details={"expected": self.n_features_in_, "got": int(X_new.shape[1])},
-            )
-        coords = self._place(X_new, Job(progress, should_stop))
-        Job(progress, None).finish()
+        X_new = as_vectors(X_new, self.n_features_in_, name="X_new", min_rows=0)
+        coords = self._place(X_new, Steps(progress, should_stop))
+        Steps(progress, None).finish()
         return coords
 
     def refit(
@@ -154,18 +151,18 @@ class LatentMap:
         shared neighbour) with a gentler learning rate, which keeps regions where they were; a
         rotation alone cannot undo UMAP's arbitrary placement of separate groups.
         """
-        previous = as_matrix(previous_coords, name="previous_coords", min_rows=0)
+        previous = as_vectors(previous_coords, name="previous_coords", min_rows=0)
         if previous.shape[1] != 2 or len(previous) != len(previous_ids):
             raise InvalidInput(
                 "previous_coords must be (n, 2) with one row per previous id",
                 details={"shape": list(previous.shape), "previous_ids": len(previous_ids)},
             )
-        X = as_matrix(X, min_rows=MIN_POINTS)
+        X = as_vectors(X, name="X", min_rows=MIN_POINTS)
         if len(ids) != len(X):
             raise InvalidInput("ids must name every row of X", details={"ids": len(ids), "rows": len(X)})
         _check_unique(ids, "ids")
         _check_unique(previous_ids, "previous_ids")
-        job = Job(progress, should_stop)
+        job = Steps(progress, should_stop)
         row_of = {key: i for i, key in enumerate(ids)}
         pairs = [(row_of[key], j) for j, key in enumerate(previous_ids) if key in row_of]
         new_rows = np.array([p[0] for p in pairs], dtype=np.int64)
@@ -227,7 +224,7 @@ class LatentMap:
             )
         return payload["map"]
 
-    def _place(self, X: np.ndarray, job: Job) -> np.ndarray:
+    def _place(self, X: np.ndarray, job: Steps) -> np.ndarray:
         """UMAP's transform in batches, then the alignment of the last refit (if any)."""
         coords = _transform(self.reducer_, X, int(self.batch_size), job)
         if self.alignment_ is not None:
@@ -257,7 +254,7 @@ class LatentMap:
                 raise InvalidInput(message, details={"params": self.get_params()})
 
 
-def _transform(reducer: object, X: np.ndarray, batch_size: int, job: Job) -> np.ndarray:
+def _transform(reducer: object, X: np.ndarray, batch_size: int, job: Steps) -> np.ndarray:
     coords = np.empty((len(X), 2), dtype=np.float32)
     step = max(1, batch_size)
     for start in range(0, len(X), step):

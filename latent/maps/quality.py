@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from latent.clustering.model import as_matrix, sample_rows, unit_rows
+from latent.clustering.model import sample_rows
 from latent.errors import InvalidInput
+from latent.vectors import as_vectors, unit_rows
 
 _BLOCK_CELLS = 1 << 24  # query rows x points per distance block: bounds memory to ~130 MB
 
@@ -37,8 +38,8 @@ def quality(X: object, Y: object, sample: int = 2000, k: int = 10, random_state:
     Trustworthiness is computed within the sample (its cost grows with the square of the sample);
     neighbour preservation asks the sampled points for their neighbours among all n points.
     """
-    X = as_matrix(X, min_rows=4)
-    Y = as_matrix(Y, name="Y", min_rows=4)
+    X = as_vectors(X, name="X", min_rows=4)
+    Y = as_vectors(Y, name="Y", min_rows=4)
     if len(X) != len(Y) or Y.shape[1] != 2:
         raise InvalidInput(
             "Y must hold one 2-D point per row of X",

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from latent.index.base import SearchResult, as_ids, as_vectors, empty_result
+from latent.index.base import SearchResult, as_ids, empty_result
 from latent.store.collection import Collection
 from latent.store.models import ChunkRow, DocumentRow
 from latent.store.vectors import decode_vectors
+from latent.vectors import as_vectors, unit_rows
 
 SQL_BATCH = 5000  # ids per IN (...) list: SQLite caps the bound parameters of one statement
 # Documents gathered beyond the k wanted (at most k more), then ranked exactly by their document vectors:
@@ -126,7 +127,7 @@ class DocumentIndex:
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
         """Top-k documents per query by the inner product of the query with each document vector."""
-        queries = as_vectors(queries, self.dimension)
+        queries = as_vectors(queries, self.dimension, min_rows=0)
         out = empty_result(len(queries), k)
         chunk_allowed = self._chunks_of(as_ids(allowed)) if allowed is not None else None
         index = self.collection.vectors.index
@@ -136,8 +137,7 @@ class DocumentIndex:
         want = k + min(k, MARGIN)
         fetch = min(max(2 * want + 10, 32), total)
         while True:
-            with self.collection.vectors.lock.read():
-                found = index.search(queries, fetch, chunk_allowed)
+            found = self.collection.vectors.search(queries, fetch, chunk_allowed)
             owners = self._owners(np.unique(found.ids[found.ids >= 0]))
             per_query: list[list[int]] = []
             for ids in found.ids:
@@ -193,9 +193,7 @@ class DocumentIndex:
         unknown = [r for r in wanted if r not in self.external]
         with self.collection.sessions() as s:
             for part in _batches(unknown):
-                rows = s.execute(
-                    select(DocumentRow.id, DocumentRow.external_id).where(DocumentRow.id.in_(part))
-                )
+                rows = s.execute(select(DocumentRow.id, DocumentRow.external_id).where(DocumentRow.id.in_(part)))
                 self.external.update((int(row), ext) for row, ext in rows.all())
         return {r: self.external[r] for r in wanted if r in self.external}
 
@@ -233,8 +231,7 @@ class DocumentIndex:
                 chunks = decode_vectors([r[1] for r in rows], self.dimension).astype(np.float64)
                 starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
                 means = np.add.reduceat(chunks, starts, axis=0)
-                norms = np.linalg.norm(means, axis=1, keepdims=True)
-                means = (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+                means = unit_rows(means)
                 loaded.update(zip(owners[starts].tolist(), means, strict=True))
         self._vectors.update(loaded)
         self._shared.keep_vectors(loaded)

@@ -90,9 +90,7 @@ def record_events(
         for e in events
     ]
     with collection.sessions() as s, s.begin():
-        ids = s.scalars(
-            insert(ProfileEventRow).returning(ProfileEventRow.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = s.scalars(insert(ProfileEventRow).returning(ProfileEventRow.id, sort_by_parameter_order=True), rows).all()
     return [
         ProfileEvent(event_id=int(i), id=r["document"], kind=r["kind"], weight=r["weight"], at=r["at"])
         for i, r in zip(ids, rows, strict=True)
@@ -111,9 +109,7 @@ def get_profile(collection: Collection, user: str, offset: int = 0, limit: int =
     where = (ProfileEventRow.collection_id == collection.id, ProfileEventRow.user == user)
     with collection.sessions() as s:
         counts = dict(
-            s.execute(
-                select(ProfileEventRow.kind, func.count()).where(*where).group_by(ProfileEventRow.kind)
-            ).all()
+            s.execute(select(ProfileEventRow.kind, func.count()).where(*where).group_by(ProfileEventRow.kind)).all()
         )
         documents = s.scalars(select(ProfileEventRow.document).where(*where).distinct()).all()
         page = s.scalars(
@@ -141,9 +137,7 @@ def delete_profile(collection: Collection, user: str) -> int:
     _check_user(user)
     with collection.sessions() as s, s.begin():
         deleted = s.execute(
-            delete(ProfileEventRow).where(
-                ProfileEventRow.collection_id == collection.id, ProfileEventRow.user == user
-            )
+            delete(ProfileEventRow).where(ProfileEventRow.collection_id == collection.id, ProfileEventRow.user == user)
         ).rowcount
     if not deleted:
         raise _no_profile(collection, user)
@@ -229,11 +223,7 @@ def _check_event(event: EventInput) -> None:
             details={"kind": str(event.kind), "choices": list(EVENT_KINDS)},
         )
     weight = event.weight
-    if (
-        isinstance(weight, bool)
-        or not isinstance(weight, int | float)
-        or not (math.isfinite(weight) and weight >= 0)
-    ):
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not (math.isfinite(weight) and weight >= 0):
         raise InvalidInput(
             f"event weight must be a finite number >= 0, got {weight!r}",
             code="invalid_event",

@@ -19,6 +19,7 @@ from latent.recommend.strategies import Example, neighbors_batch, recommend
 from latent.recommend.strategies import Hit as CoreHit
 from latent.records import Hit
 from latent.store.collection import Collection
+from latent.vectors import as_vector
 
 MISSING_MODES = ("error", "ignore")
 TEXT_KEY_CHARS = 60  # how much of a text example names it in explanations
@@ -79,9 +80,7 @@ def parse_example(raw: str | Mapping[str, Any] | ExampleSpec) -> ExampleSpec:
     elif isinstance(raw, Mapping):
         unknown = sorted(set(raw) - {"id", "text", "vector", "weight"})
         if unknown:
-            raise InvalidInput(
-                f"unknown example fields {unknown}", code="invalid_example", details={"fields": unknown}
-            )
+            raise InvalidInput(f"unknown example fields {unknown}", code="invalid_example", details={"fields": unknown})
         spec = ExampleSpec(raw.get("id"), raw.get("text"), raw.get("vector"), raw.get("weight", 1.0))
     else:
         raise InvalidInput(
@@ -224,20 +223,15 @@ def _examples(
             key = "text:" + spec.text[:TEXT_KEY_CHARS] + ("…" if len(spec.text) > TEXT_KEY_CHARS else "")
             examples.append(Example(key=key, vector=encoded[spec.text], weight=spec.weight))
         else:
-            examples.append(Example(key=f"vector#{i}", vector=_as_vector(spec.vector), weight=spec.weight))
+            examples.append(
+                Example(
+                    key=f"vector#{i}", vector=as_vector(spec.vector, name=f"example vector {i}"), weight=spec.weight
+                )
+            )
     return examples
 
 
-def _as_vector(values: Any) -> np.ndarray:
-    try:
-        return np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("an example vector must be a list of numbers", code="invalid_example") from exc
-
-
-def _enrich(
-    index: DocumentIndex, hits: Sequence[CoreHit], flags: Flags, annotate: Annotate
-) -> list[RecommendHit]:
+def _enrich(index: DocumentIndex, hits: Sequence[CoreHit], flags: Flags, annotate: Annotate) -> list[RecommendHit]:
     """Core hits (row ids) -> documents; a document deleted since the search is dropped, ranks close up."""
     external = index.external_ids(h.id for h in hits)
     records = {r.id: r for r in index.collection.get_many(list(external.values()))}

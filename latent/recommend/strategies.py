@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from latent.errors import DimensionMismatch, InvalidInput
-from latent.index.base import VectorIndex, as_ids, as_vectors
+from latent.errors import InvalidInput
+from latent.index.base import VectorIndex, as_ids
 from latent.recommend.events import DEFAULT_KIND_WEIGHTS, Event, profile_examples
 from latent.recommend.scoring import (
     STRATEGIES,
@@ -28,6 +28,7 @@ from latent.recommend.scoring import (
     mmr,
     score,
 )
+from latent.vectors import as_vector, as_vectors
 
 __all__ = [
     "DEFAULT_KIND_WEIGHTS",
@@ -103,9 +104,7 @@ def recommend(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise InvalidInput(f"k must be a positive integer, got {k!r}", details={"k": repr(k)})
     if isinstance(diversity, bool) or not isinstance(diversity, Real) or not 0.0 <= diversity <= 1.0:
-        raise InvalidInput(
-            f"diversity must be in [0, 1], got {diversity!r}", details={"diversity": repr(diversity)}
-        )
+        raise InvalidInput(f"diversity must be in [0, 1], got {diversity!r}", details={"diversity": repr(diversity)})
     if not positives and not negatives:
         raise InvalidInput("give at least one positive or negative example", details={})
     k = int(k)
@@ -174,14 +173,12 @@ def neighbors_batch(
     if not vectors_by_id:
         return {}
     owners = [int(i) for i in vectors_by_id]
-    vectors = np.vstack([_vector(v, index.dimension, f"vector of id {i}") for i, v in vectors_by_id.items()])
+    vectors = np.vstack([as_vector(v, index.dimension, name=f"vector of id {i}") for i, v in vectors_by_id.items()])
     found = index.search(vectors, int(k) + 1, allowed)  # +1: each query usually finds itself first
     result = {}
     for row, owner in enumerate(owners):
         pairs = [
-            (int(i), float(s))
-            for i, s in zip(found.ids[row], found.scores[row], strict=True)
-            if i >= 0 and i != owner
+            (int(i), float(s)) for i, s in zip(found.ids[row], found.scores[row], strict=True) if i >= 0 and i != owner
         ]
         result[owner] = pairs[: int(k)]
     return result
@@ -201,13 +198,9 @@ def _matrix(examples: Sequence[Example], dimension: int, side: str) -> ExampleMa
                 f"{side} example {example.key!r} has weight {weight!r}; weights must be finite and > 0",
                 details={"example": example.key, "weight": repr(weight)},
             )
-        vector = _vector(example.vector, dimension, f"{side} example {example.key!r}")
-        norm = float(np.linalg.norm(vector))
-        if norm == 0.0:
-            raise InvalidInput(
-                f"{side} example {example.key!r} is the zero vector", details={"example": example.key}
-            )
-        vectors[i] = vector / norm
+        vectors[i] = as_vector(
+            example.vector, dimension, name=f"{side} example {example.key!r}", normalise=True, allow_zero=False
+        )
         weights[i] = float(weight)
     return ExampleMatrix(
         keys=[e.key for e in examples],
@@ -217,24 +210,8 @@ def _matrix(examples: Sequence[Example], dimension: int, side: str) -> ExampleMa
     )
 
 
-def _vector(vector: Any, dimension: int, what: str) -> np.ndarray:
-    array = np.asarray(vector, dtype=np.float32)
-    if array.ndim != 1:
-        raise InvalidInput(
-            f"{what} must be one vector, got shape {array.shape}", details={"shape": list(array.shape)}
-        )
-    if len(array) != dimension:
-        raise DimensionMismatch(
-            f"{what} has dimension {len(array)}, the index expects {dimension}",
-            details={"expected": dimension, "got": len(array)},
-        )
-    if not np.isfinite(array).all():
-        raise InvalidInput(f"{what} contains NaN or infinity", details={})
-    return array
-
-
 def _fetch(candidate_vectors: CandidateVectors, ids: np.ndarray, dimension: int) -> np.ndarray:
-    vectors = as_vectors(candidate_vectors(ids), dimension)
+    vectors = as_vectors(candidate_vectors(ids), dimension, min_rows=0)
     if len(vectors) != len(ids):
         # A caller bug, not bad user input: let it surface loudly.
         raise ValueError(f"candidate_vectors returned {len(vectors)} vectors for {len(ids)} ids")

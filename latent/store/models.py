@@ -88,4 +88,3 @@ class VectorDeletionRow(Base):
     vector_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
-

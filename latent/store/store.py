@@ -19,9 +19,10 @@ from latent.embedder.agreement import (
     backend_agreement,
     even_sample,
 )
+from latent.embedder.choice import resolve_backend
 from latent.errors import CollectionNotFound, Conflict, InvalidInput
 from latent.records import CollectionInfo
-from latent.store import schema  # noqa: F401  (registers every table on the one MetaData)
+from latent.store import reads, schema  # noqa: F401  (registers every table on the one MetaData)
 from latent.store.collection import Collection
 from latent.store.db import make_engine, migrate, session_factory
 from latent.store.models import ChunkRow, CollectionRow, DocumentRow
@@ -117,7 +118,7 @@ class Store:
                 row = CollectionRow(
                     name=name,
                     model=model_name,
-                    backend=backend or self.settings.backend,
+                    backend=resolve_backend(backend or self.settings.backend, model_name),
                     dimension=encoder.dimension,
                     metric="cosine",
                     index_spec=spec,
@@ -130,15 +131,36 @@ class Store:
         return self.collection(name)
 
     def collection(self, name: str) -> Collection:
+        """The open collection named `name`; raises CollectionNotFound.
+
+        Every call looks the name up (one indexed query, no lock), so a collection another process
+        dropped or re-created is noticed on the next request; the open object is reused while the row is
+        the same one: same id and creation time (SQLite may give a dropped collection's id to the next).
+        """
+        found = reads.run(self.engine, reads.COLLECTION_IDENTITY, name=name)
+        identity = found[0] if found else None
+        cached = self._open.get(name)
+        if identity is None:
+            if cached is not None:
+                with self._lock:
+                    if self._open.get(name) is cached:
+                        del self._open[name]
+            raise CollectionNotFound(name)
+        if cached is not None and (cached.id, cached.created_at) == tuple(identity):
+            return cached
+        return self._open_collection(name)
+
+    def _open_collection(self, name: str) -> Collection:
+        """Open (load the encoder, the index) and cache a collection; once, whichever thread gets here first."""
         with self._lock:
-            cached = self._open.get(name)
             with self.sessions() as s:
                 row = s.scalar(select(CollectionRow).where(CollectionRow.name == name))
             if row is None:
                 self._open.pop(name, None)
                 raise CollectionNotFound(name)
-            if cached is not None and cached.id == row.id:
-                return cached
+            cached = self._open.get(name)
+            if cached is not None and (cached.id, cached.created_at) == (row.id, row.created_at):
+                return cached  # another thread opened it meanwhile
             collection = Collection(
                 row,
                 self.sessions,
@@ -148,6 +170,7 @@ class Store:
                 self.dialect,
                 self.settings.max_filter_depth,
                 self.settings.checkpoint_seconds,
+                self.settings.faiss_threads,
             )
             collection.dir = self.collection_dir(row)
             query_backend = self.query_backend_for(row.backend)

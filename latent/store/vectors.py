@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from latent.index import VectorIndex, create_index, deserialize_index
+from latent.index import SearchResult, VectorIndex, create_index, deserialize_index
 from latent.store.indexfile import read_index_file, remove_leftover_temp_files, write_index_file
 from latent.store.locks import ReadWriteLock
 from latent.store.models import ChunkRow, CollectionRow, VectorDeletionRow
+from latent.threads import limit_faiss_threads
+from latent.vectors import unit_rows
 
 log = logging.getLogger(__name__)
 PAGE = 20_000
@@ -28,6 +30,21 @@ def decode_vectors(blobs: list[bytes], dimension: int) -> np.ndarray:
     if not blobs:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
+
+
+def document_means(rows: Iterable[tuple[str, bytes]], dimension: int) -> tuple[list[str], np.ndarray]:
+    """(document id, chunk vector) rows, grouped by document -> the ids and each one's unit mean vector."""
+    ids: list[str] = []
+    blobs: list[list[bytes]] = []
+    for ext, blob in rows:
+        if not ids or ids[-1] != ext:
+            ids.append(ext)
+            blobs.append([])
+        blobs[-1].append(blob)
+    if not ids:
+        return [], np.zeros((0, dimension), dtype=np.float32)
+    chunks = [decode_vectors(b, dimension) for b in blobs]
+    return ids, unit_rows(np.stack([c.mean(axis=0) if len(c) > 1 else c[0] for c in chunks]))
 
 
 def _compactable(index: Any) -> Any:
@@ -45,12 +62,21 @@ class VectorState:
     `vector_source`, so searches re-rank candidates with the float32 vectors stored in SQL.
     """
 
-    def __init__(self, collection_id: int, spec: str, dimension: int, path: Path, sessions: sessionmaker):
+    def __init__(
+        self,
+        collection_id: int,
+        spec: str,
+        dimension: int,
+        path: Path,
+        sessions: sessionmaker,
+        faiss_threads: int | None = None,
+    ):
         self.collection_id = collection_id
         self.spec = spec
         self.dimension = dimension
         self.path = path
         self.sessions = sessions
+        self.faiss_threads = faiss_threads  # OpenMP threads per search (None: FAISS's default)
         self.lock = ReadWriteLock()
         self.index: VectorIndex = create_index(spec, dimension)
         self.applied_seq = 0
@@ -83,11 +109,17 @@ class VectorState:
     def sql_seq(self, session: Session) -> int:
         return int(session.scalar(select(CollectionRow.seq).where(CollectionRow.id == self.collection_id)) or 0)
 
-    def catch_up(self) -> bool:
-        """Apply committed changes this process has not seen; True when anything was applied."""
-        with self.sessions() as session:
-            if self.sql_seq(session) <= self.applied_seq:
-                return False
+    def catch_up(self, sql_seq: int | None = None) -> bool:
+        """Apply committed changes this process has not seen; True when anything was applied.
+
+        Args:
+            sql_seq: the collection's seq just read from SQL by the caller (saves reading it again).
+        """
+        if sql_seq is None:
+            with self.sessions() as session:
+                sql_seq = self.sql_seq(session)
+        if sql_seq <= self.applied_seq:
+            return False
         with self.lock.write(), self.sessions() as session, session.begin():
             target = self.sql_seq(session)
             if target <= self.applied_seq:
@@ -100,6 +132,18 @@ class VectorState:
             self._attach_source()
         self.compact_if_needed()
         return True
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
+        """`index.search` under the read lock, with the calling thread's FAISS threads capped.
+
+        Every search of a collection's index goes through here (search, recommendations, profiles, the
+        VAE's grounding), so none runs FAISS's OpenMP team uncapped; the cap is per thread, and setting it
+        again in the same thread is free.
+        """
+        if self.faiss_threads is not None:
+            limit_faiss_threads(self.faiss_threads)
+        with self.lock.read():
+            return self.index.search(queries, k, allowed)
 
     def _replay_locked(self, session: Session, after: int, upto: int, index: Any = None) -> None:
         index = self.index if index is None else index
@@ -242,6 +286,33 @@ class VectorState:
         self.persisted_seq = seq
         self.last_persist = time.monotonic()
         return True
+
+    def measure_recall_if_stale(self, queries: int = 200, k: int = 10) -> dict[str, Any] | None:
+        """Approximate indexes measure their recall@k against exact search over the SQL vectors, after a
+        build and again once the collection changed by more than 10%; stored in the collection's `index_info`."""
+        if self.index.kind in ("flat", "numpy"):
+            return None
+        where = CollectionRow.id == self.collection_id
+        with self.sessions() as s:
+            info = dict(s.scalar(select(CollectionRow.index_info).where(where)) or {})
+        n = len(self.index)
+        last = info.get("recall_measured_at_vectors") or 0
+        if n == 0 or (last and abs(n - last) <= 0.1 * last):
+            return None
+        from latent.index.recall import measure_recall, sample_queries
+
+        with self.sessions() as s:
+            pages = list(self._chunk_pages(s, -1, self.sql_seq(s)))
+        ids = np.concatenate([p[0] for p in pages])
+        vecs = np.vstack([p[1] for p in pages])
+        with self.lock.read():
+            recall = measure_recall(self.index, sample_queries(vecs, queries), k, ids=ids, vectors=vecs)
+        info.update(
+            {f"recall@{k}": round(recall, 4), "recall_measured_at_vectors": n, "recall_queries": min(queries, n)}
+        )
+        with self.sessions() as s, s.begin():
+            s.execute(update(CollectionRow).where(where).values(index_info=info))
+        return info
 
     def ids(self) -> np.ndarray:
         with self.lock.read():

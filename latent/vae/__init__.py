@@ -3,6 +3,5 @@
 from latent.vae.model import TextVAE
 from latent.vae.persist import FORMAT_VERSION
 from latent.vae.prior import PRIORS
-from latent.vae.train import TrainingCancelled
 
-__all__ = ["TextVAE", "TrainingCancelled", "PRIORS", "FORMAT_VERSION"]
+__all__ = ["TextVAE", "PRIORS", "FORMAT_VERSION"]

@@ -7,22 +7,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import select
 
+from latent.maps.project import project_vectors
 from latent.search import SearchOptions, search_many
 from latent.store.collection import Collection
 from latent.store.feature_models import ClusteringRow, SyntheticPointRow
+from latent.vae.limits import MAX_K, check_count
+from latent.vae.stored import VaeModelInfo
+from latent.vectors import unit_rows
 
 if TYPE_CHECKING:
     from latent.vae import TextVAE
-    from latent.vae.runs import VaeModelInfo
 
 
 def ground(
     collection: Collection, model: TextVAE, vectors: np.ndarray, k: int = 5, with_vector: bool = False
 ) -> list[dict[str, Any]]:
     """Each generated vector with its nearest real documents, novelty, plausibility and map position."""
-    from latent.vae.runs import MAX_K, _check_count  # at call time: vae_runs re-exports this module
-
-    k = _check_count(k, "k", MAX_K)
+    k = check_count(k, "k", MAX_K)
     hits = search_many(collection, vectors=list(vectors), options=SearchOptions(k=k))
     elbo = model.elbo(vectors)
     percentile = model.plausibility_percentile(elbo)
@@ -42,12 +43,8 @@ def ground(
 
 
 def _positions(collection: Collection, vectors: np.ndarray) -> np.ndarray | None:
-    try:
-        from latent.maps import runs as map_runs  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    project = getattr(map_runs, "project_vectors", None)
-    return None if project is None else project(collection, vectors)
+    """Where the vectors fall on the newest map; None without one."""
+    return project_vectors(collection, vectors)
 
 
 def diversity(collection: Collection, info: VaeModelInfo, samples: np.ndarray) -> dict[str, Any]:
@@ -66,22 +63,24 @@ def diversity(collection: Collection, info: VaeModelInfo, samples: np.ndarray) -
 
 
 def clusters_touched(collection: Collection, samples: np.ndarray) -> int | None:
-    """Distinct clusters of the newest clustering whose centroid is nearest some sample; None without one."""
+    """Distinct clusters of the newest clustering whose centroid is nearest some sample.
+
+    The newest clustering is the collection's one (`Collection.newest_clustering_id`, the same run the
+    `cluster` filter reads). None when there is no clustering, or when that run stored no centroids of
+    the samples' width (an older clustering's centroids would count clusters of a run nobody sees).
+    """
+    clustering_id = collection.newest_clustering_id()
+    if clustering_id is None:
+        return None
     with collection.sessions() as s:
-        blob = s.scalars(
-            select(ClusteringRow.centroids)
-            .where(ClusteringRow.collection_id == collection.id, ClusteringRow.centroids.is_not(None))
-            .order_by(ClusteringRow.id.desc())
-            .limit(1)
-        ).first()
-    if blob is None:
+        blob = s.scalar(select(ClusteringRow.centroids).where(ClusteringRow.id == clustering_id))
+    if not blob:
         return None
     centroids = np.frombuffer(blob, dtype=np.float32)
-    if centroids.size == 0 or centroids.size % samples.shape[1]:
+    if centroids.size % samples.shape[1]:
         return None
-    centroids = centroids.reshape(-1, samples.shape[1])
-    norms = np.linalg.norm(centroids, axis=1, keepdims=True)
-    return int(len(np.unique((samples @ (centroids / np.maximum(norms, 1e-12)).T).argmax(axis=1))))
+    centroids = unit_rows(centroids.reshape(-1, samples.shape[1]))
+    return int(len(np.unique((samples @ centroids.T).argmax(axis=1))))
 
 
 def save_points(

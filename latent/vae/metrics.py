@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from latent.vae import ops
 
-if TYPE_CHECKING:
-    from latent.vae.model import TextVAE
+
+class TextVAE(Protocol):
+    """What the figures need of a fitted TextVAE (a protocol, so this module need not import the model's)."""
+
+    def encode(self, X: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def decode(self, Z: Any) -> np.ndarray: ...
+
 
 RETRIEVAL_QUERIES = 1000
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from latent.errors import Conflict, InvalidInput
+from latent.jobs import Progress, ShouldStop
 from latent.vae import ops
 from latent.vae.prior import PRIORS
 from latent.vae.train import limit_threads, make_config
 from latent.vae.vmf import fit_kappa, log_normaliser, sample_vmf
+from latent.vectors import as_vectors
 
 if TYPE_CHECKING:
     from latent.vae.network import VAENetwork
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 _ELBO_SAMPLES = 8
 _ELBO_SEED = 20240601
 _BATCH = 4096
+
+
+_UNIT = {"normalise": True, "allow_zero": False}  # embeddings are directions: unit length, never zero
 
 
 class TextVAE:
@@ -113,15 +118,16 @@ class TextVAE:
         y: None = None,
         *,
         validation: ArrayLike | None = None,
-        progress: Callable[[dict[str, Any]], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
     ) -> TextVAE:
         """Learn from embeddings X (n, d); rows are normalised to unit length.
 
         Args:
             validation: held-out vectors; when None, `val_fraction` of X is split off (seeded).
-            progress: called after every epoch with {epoch, epochs, loss, recon_cosine, kl, val_recon_cosine}.
-            should_stop: polled before every epoch; when it returns True, TrainingCancelled is raised and
+            progress: called after every epoch as progress(fraction_done, "epoch 3/60 loss … kl …"); the
+                epochs' figures {epoch, epochs, loss, recon_cosine, kl, val_recon_cosine} end up in `history_`.
+            should_stop: polled before every epoch; when it returns True, JobCancelled is raised and
                 the estimator keeps whatever state it had before this call.
         """
         from latent.vae.metrics import evaluate
@@ -131,11 +137,11 @@ class TextVAE:
         started = time.perf_counter()
         seed = int(np.random.default_rng().integers(2**31 - 1)) if self.random_state is None else int(self.random_state)
         config = make_config(self.get_params(), seed, PRIORS)
-        data = ops.as_matrix(X, None, "X")
+        data = as_vectors(X, name="X", **_UNIT)
         if len(data) < 4:
             raise InvalidInput("the VAE needs at least 4 vectors to train", details={"count": len(data)})
         if validation is not None:
-            x_train, x_val = data, ops.as_matrix(validation, data.shape[1], "validation")
+            x_train, x_val = data, as_vectors(validation, data.shape[1], name="validation", **_UNIT)
         else:
             order = np.random.default_rng(seed).permutation(len(data))
             n_val = int(round(self.val_fraction * len(data)))
@@ -172,7 +178,7 @@ class TextVAE:
         import torch
 
         network = self._require_fitted()
-        x = ops.as_matrix(X, self.dimension_, "X")
+        x = as_vectors(X, self.dimension_, name="X", **_UNIT)
         mus, sigmas = [], []
         with torch.no_grad():
             for start in range(0, len(x), _BATCH):
@@ -186,7 +192,7 @@ class TextVAE:
         import torch
 
         network = self._require_fitted()
-        z = ops.as_matrix(Z, self.latent_dim, "latent points", normalise=False)
+        z = as_vectors(Z, self.latent_dim, name="latent points")
         out = []
         with torch.no_grad():
             for start in range(0, len(z), _BATCH):
@@ -217,7 +223,7 @@ class TextVAE:
         from latent.vae.metrics import kl_to_standard
 
         self._require_fitted()
-        x = ops.as_matrix(X, self.dimension_, "X")
+        x = as_vectors(X, self.dimension_, name="X", **_UNIT)
         mu, sigma = self.encode(x)
         log_c = log_normaliser(self.dimension_, float(self.kappa_))
         expected = self._expected_cosine(x, mu, sigma)
@@ -290,7 +296,7 @@ class TextVAE:
         mu, _ = self.encode(np.concatenate([self._one(v, f"terms[{i}]") for i, v in enumerate(vectors)]))
         z = weights @ mu
         if offset is not None:
-            z = z + ops.as_matrix(offset, self.latent_dim, "offset", normalise=False)[0]
+            z = z + as_vectors(offset, self.latent_dim, name="offset")[0]
         return self.decode(z[None, :])[0]
 
     def attribute_direction(self, vectors_with: ArrayLike, vectors_without: ArrayLike) -> np.ndarray:
@@ -306,7 +312,7 @@ class TextVAE:
 
     def _one(self, vector: ArrayLike, name: str) -> np.ndarray:
         """A single embedding as a (1, d) unit row; a matrix with more than one row is refused."""
-        x = ops.as_matrix(vector, self.dimension_, name)
+        x = as_vectors(vector, self.dimension_, name=name, **_UNIT)
         if len(x) != 1:
             raise InvalidInput(f"{name} must be a single vector", details={"argument": name, "rows": len(x)})
         return x

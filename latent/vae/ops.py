@@ -1,4 +1,4 @@
-"""NumPy helpers for the VAE: input checks, sphere geometry, diversity and retrieval measures."""
+"""NumPy helpers for the VAE: integer checks, sphere geometry, diversity and retrieval measures."""
 
 from __future__ import annotations
 
@@ -7,41 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from latent.errors import DimensionMismatch, InvalidInput
+from latent.errors import InvalidInput
+from latent.vectors import as_vectors
 
 METHODS = ("lerp", "slerp")
-
-
-def as_matrix(x: ArrayLike, dimension: int | None, name: str = "vectors", *, normalise: bool = True) -> np.ndarray:
-    """`x` as a C-contiguous float32 (n, dimension) matrix; a single vector becomes one row.
-
-    Raises InvalidInput for empty, non-numeric, non-finite or zero-length rows and DimensionMismatch
-    when the width is not `dimension`. Rows are scaled to unit length when `normalise` is set.
-    """
-    try:
-        arr = np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{name} must be numeric arrays", details={"argument": name}) from exc
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InvalidInput(
-            f"{name} must be a non-empty vector or 2-D matrix, got shape {tuple(arr.shape)}",
-            details={"argument": name, "shape": list(arr.shape)},
-        )
-    if dimension is not None and arr.shape[1] != dimension:
-        raise DimensionMismatch(
-            f"{name} have dimension {arr.shape[1]}, the model expects {dimension}",
-            details={"argument": name, "expected": dimension, "got": int(arr.shape[1])},
-        )
-    if not np.isfinite(arr).all():
-        raise InvalidInput(f"{name} contain NaN or infinite values", details={"argument": name})
-    if normalise:
-        norms = np.linalg.norm(arr, axis=1, keepdims=True)
-        if (norms <= 1e-12).any():
-            raise InvalidInput(f"{name} contain a zero vector", details={"argument": name})
-        arr = arr / norms
-    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
@@ -84,7 +53,7 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def mean_pairwise_cosine(vectors: ArrayLike) -> float:
     """Mean cosine over distinct pairs: lower means a more diverse set (real SciFact abstracts: ~0.135)."""
-    x = as_matrix(vectors, None, "samples").astype(np.float64)
+    x = as_vectors(vectors, name="samples", normalise=True, allow_zero=False).astype(np.float64)
     n = len(x)
     if n < 2:
         raise InvalidInput("diversity needs at least two vectors", details={"count": n})

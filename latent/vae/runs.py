@@ -1,10 +1,12 @@
-"""A collection's text VAEs: training jobs, stored models, endpoints and operations (grounding: vae_grounding)."""
+"""A collection's text VAEs: training jobs, endpoints and operations.
+
+The stored models (`stored`), the request limits (`limits`) and the grounding of generated vectors
+(`grounding`) live beside this module; their public names are re-exported so callers use `vae_runs.*`.
+"""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,17 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
 
-from latent.errors import Conflict, DocumentNotFound, InvalidInput, NotFound
-from latent.jobs import JobCancelled, JobContext, JobFn
+from latent.errors import DocumentNotFound, InvalidInput
+from latent.jobs import JobContext, JobFn
 from latent.search import SearchOptions, search_many
 from latent.store.collection import Collection
 from latent.store.feature_models import VaeModelRow
-from latent.vae.grounding import clusters_touched as clusters_touched  # re-exported: callers use vae_runs.*
-from latent.vae.grounding import diversity as diversity
-from latent.vae.grounding import ground as ground
-from latent.vae.grounding import save_points as save_points
+from latent.vae.grounding import clusters_touched, diversity, ground, save_points
+from latent.vae.limits import MAX_K, MAX_SAMPLES, MAX_STEPS, check_count
+from latent.vae.stored import VaeModelInfo, info_of, list_models, load_model, remember
+from latent.vae.train import FLOAT_PARAMS, INT_PARAMS
+from latent.vectors import as_vectors
 
 if TYPE_CHECKING:
     from latent.vae import TextVAE
@@ -44,21 +46,12 @@ TRAINABLE = (
     "prior_components",
     "random_state",
 )
-MAX_STEPS = 100
-MAX_SAMPLES = 1000
-MAX_K = 100
-_CACHE_SIZE = 8
-_cache: OrderedDict[str, TextVAE] = OrderedDict()  # by checkpoint path: unique per model
-_cache_lock = threading.Lock()
-
-
-@dataclass(slots=True)
-class VaeModelInfo:
-    id: int
-    params: dict[str, Any]
-    metrics: dict[str, Any]
-    path: str
-    created_at: datetime
+__all__ = [
+    "TRAINABLE", "INT_PARAMS", "FLOAT_PARAMS", "MAX_K", "MAX_SAMPLES", "MAX_STEPS", "VaeModelInfo", "Endpoint",
+    "Term", "check_params", "train_job", "train", "list_models", "load_model", "resolve", "encode", "decode",
+    "interpolate", "sample", "arithmetic", "attribute_direction", "bridge", "ground", "diversity",
+    "clusters_touched", "save_points",
+]  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -77,17 +70,11 @@ class Endpoint:
         if isinstance(value, str):
             value = {"id": value}
         if not isinstance(value, dict):
-            raise InvalidInput(
-                f"{name} must be an id or an object with id, text or vector", details={"argument": name}
-            )
+            raise InvalidInput(f"{name} must be an id or an object with id, text or vector", details={"argument": name})
         given = [k for k in ("id", "text", "vector") if value.get(k) is not None]
         if len(given) != 1 or set(value) - {"id", "text", "vector"}:
-            raise InvalidInput(
-                f"{name} must give exactly one of id, text or vector", details={"argument": name}
-            )
-        if given[0] in ("id", "text") and (
-            not isinstance(value[given[0]], str) or not value[given[0]].strip()
-        ):
+            raise InvalidInput(f"{name} must give exactly one of id, text or vector", details={"argument": name})
+        if given[0] in ("id", "text") and (not isinstance(value[given[0]], str) or not value[given[0]].strip()):
             raise InvalidInput(f"{name}.{given[0]} must be a non-empty string", details={"argument": name})
         return cls(**{given[0]: value[given[0]]})
 
@@ -101,6 +88,8 @@ class Term:
     endpoint: Endpoint | None = None
     filter: dict[str, Any] | None = field(default=None)
 
+
+_UNIT = {"normalise": True, "allow_zero": False}  # endpoints are directions: unit length, never zero
 
 # -- training ------------------------------------------------------------------------------------------
 
@@ -135,7 +124,7 @@ def train_job(collection: Collection, params: dict[str, Any] | None) -> JobFn:
 
 def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> VaeModelInfo:
     """Fit a TextVAE on the collection's document vectors, save it under collection.dir/vae, add its row."""
-    from latent.vae import TextVAE, TrainingCancelled
+    from latent.vae import TextVAE
     from latent.vae.ops import mean_pairwise_cosine
 
     ctx.progress(0.0, "reading document vectors")
@@ -148,18 +137,7 @@ def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> Va
         )
     model = TextVAE(**params)
 
-    def report(epoch: dict[str, Any]) -> None:
-        ctx.progress(
-            0.9 * epoch["epoch"] / epoch["epochs"],
-            f"epoch {epoch['epoch']}/{epoch['epochs']} loss {epoch['loss']:.4f} "
-            f"recon_cosine {epoch['recon_cosine']:.4f} kl {epoch['kl']:.3f} "
-            f"val_recon_cosine {epoch['val_recon_cosine']:.4f}",
-        )
-
-    try:
-        model.fit(vectors, progress=report, should_stop=ctx.should_stop)
-    except TrainingCancelled:
-        raise JobCancelled() from None
+    model.fit(vectors, progress=lambda done, message: ctx.progress(0.9 * done, message), should_stop=ctx.should_stop)
     ctx.progress(0.95, "saving the model")
     pick = np.random.default_rng(0).permutation(len(vectors))[:2000]
     metrics = dict(
@@ -175,85 +153,12 @@ def train(collection: Collection, params: dict[str, Any], ctx: JobContext) -> Va
             row = VaeModelRow(collection_id=collection.id, params=params, metrics=metrics, path=str(path))
             s.add(row)
             s.flush()
-            info = _info(row)
+            info = info_of(row)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    _remember(info.path, model)
+    remember(info.path, model)
     return info
-
-
-# -- stored models -------------------------------------------------------------------------------------
-
-
-def list_models(collection: Collection) -> list[VaeModelInfo]:
-    """The collection's trained models, newest first."""
-    with collection.sessions() as s:
-        rows = s.scalars(
-            select(VaeModelRow)
-            .where(VaeModelRow.collection_id == collection.id)
-            .order_by(VaeModelRow.id.desc())
-        ).all()
-        return [_info(r) for r in rows]
-
-
-def load_model(collection: Collection, model: int | str | None = None) -> tuple[VaeModelInfo, TextVAE]:
-    """The named model (by id) or the newest; 409 vae_not_trained with how to train when there is none."""
-    from latent.vae import TextVAE
-
-    with collection.sessions() as s:
-        stmt = select(VaeModelRow).where(VaeModelRow.collection_id == collection.id)
-        if model is None:
-            row = s.scalars(stmt.order_by(VaeModelRow.id.desc()).limit(1)).first()
-            if row is None:
-                raise Conflict(
-                    f"collection {collection.name!r} has no trained VAE yet: train one with "
-                    f"POST /v1/collections/{collection.name}/vae or "
-                    f"`latent train-vae --collection {collection.name}`",
-                    code="vae_not_trained",
-                    details={"collection": collection.name},
-                )
-        else:
-            try:
-                model_id = int(model)
-            except (TypeError, ValueError):
-                raise InvalidInput(
-                    f"model must be a model id, got {model!r}", details={"model": model}
-                ) from None
-            row = s.scalars(stmt.where(VaeModelRow.id == model_id)).first()
-            if row is None:
-                raise NotFound(
-                    f"VAE model {model_id} does not exist in collection {collection.name!r}",
-                    code="vae_model_not_found",
-                    details={"model": model_id, "collection": collection.name},
-                )
-        info = _info(row)
-    with _cache_lock:
-        cached = _cache.get(info.path)
-        if cached is not None:
-            _cache.move_to_end(info.path)
-            return info, cached
-    loaded = TextVAE.load(info.path)
-    _remember(info.path, loaded)
-    return info, loaded
-
-
-def _remember(path: str, model: TextVAE) -> None:
-    with _cache_lock:
-        _cache[path] = model
-        _cache.move_to_end(path)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-
-
-def _info(row: VaeModelRow) -> VaeModelInfo:
-    return VaeModelInfo(
-        id=row.id,
-        params=dict(row.params or {}),
-        metrics=dict(row.metrics or {}),
-        path=row.path,
-        created_at=row.created_at,
-    )
 
 
 # -- endpoints -----------------------------------------------------------------------------------------
@@ -261,8 +166,6 @@ def _info(row: VaeModelRow) -> VaeModelInfo:
 
 def resolve(collection: Collection, endpoints: Sequence[Endpoint]) -> np.ndarray:
     """Unit vectors (n, d) for endpoints; unknown ids → 404 naming them, wrong width → DimensionMismatch."""
-    from latent.vae.ops import as_matrix
-
     ids = [e.id for e in endpoints if e.id is not None]
     stored = collection.document_vectors(ids) if ids else {}
     missing = [i for i in dict.fromkeys(ids) if i not in stored]
@@ -277,25 +180,23 @@ def resolve(collection: Collection, endpoints: Sequence[Endpoint]) -> np.ndarray
         elif e.text is not None:
             rows.append(next(encoded))
         else:
-            rows.append(as_matrix(e.vector, collection.dimension, f"endpoint {i} vector")[0])
-    return as_matrix(np.vstack(rows), collection.dimension, "endpoints")
+            rows.append(as_vectors(e.vector, collection.dimension, name=f"endpoint {i} vector", **_UNIT)[0])
+    return as_vectors(np.vstack(rows), collection.dimension, name="endpoints", **_UNIT)
 
 
 # -- operations ----------------------------------------------------------------------------------------
 
 
-def encode(
-    collection: Collection, model: TextVAE, endpoints: Sequence[Endpoint]
-) -> tuple[np.ndarray, np.ndarray]:
+def encode(collection: Collection, model: TextVAE, endpoints: Sequence[Endpoint]) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and standard deviation of each endpoint."""
-    _check_count(len(endpoints), "inputs", MAX_SAMPLES)
+    check_count(len(endpoints), "inputs", MAX_SAMPLES)
     return model.encode(resolve(collection, endpoints))
 
 
 def decode(model: TextVAE, z: Any) -> np.ndarray:
     """Unit embeddings for latent points."""
     if isinstance(z, Sequence) and not isinstance(z, str):
-        _check_count(len(z), "z", MAX_SAMPLES)
+        check_count(len(z), "z", MAX_SAMPLES)
     return model.decode(z)
 
 
@@ -308,9 +209,7 @@ def interpolate(
     method: str = "slerp",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(t, vectors): `steps` points from start to end (both included)."""
-    from latent.vae.ops import check_positive_int
-
-    steps = check_positive_int(steps, "steps", minimum=2, maximum=MAX_STEPS)
+    steps = check_count(steps, "steps", MAX_STEPS, minimum=2)
     ends = resolve(collection, [start, end])
     return np.linspace(0.0, 1.0, steps), model.interpolate(ends[0], ends[1], steps, method)
 
@@ -324,7 +223,7 @@ def sample(
     temperature: float = 1.0,
 ) -> np.ndarray:
     """`n` generated embeddings from the prior or around an anchor; the same seed gives the same ones."""
-    n = _check_count(n, "n", MAX_SAMPLES)
+    n = check_count(n, "n", MAX_SAMPLES)
     vector = resolve(collection, [anchor])[0] if anchor is not None else None
     return model.sample(n, seed=seed, anchor=vector, temperature=temperature)
 
@@ -333,7 +232,7 @@ def arithmetic(collection: Collection, model: TextVAE, terms: Sequence[Term]) ->
     """Decode Σ sign·weight·μ(term), a filter term contributing its attribute direction (with − without)."""
     if not terms:
         raise InvalidInput("arithmetic needs at least one term", details={"argument": "terms"})
-    _check_count(len(terms), "terms", MAX_K)
+    check_count(len(terms), "terms", MAX_K)
     for i, t in enumerate(terms):
         if (t.endpoint is None) == (t.filter is None):
             raise InvalidInput(f"term {i} must give one of id, text, vector or filter", details={"term": i})
@@ -354,16 +253,13 @@ def attribute_direction(collection: Collection, model: TextVAE, filter: dict[str
     """Latent mean of documents the filter keeps minus that of the rest."""
     allowed = collection.allowed_vector_ids(filter)
     if allowed is None:
-        raise InvalidInput(
-            "an attribute filter must not be empty", code="invalid_filter", details={"filter": filter}
-        )
-    keep = {info[1] for info in collection.chunk_documents(allowed.tolist()).values()}
+        raise InvalidInput("an attribute filter must not be empty", code="invalid_filter", details={"filter": filter})
+    keep = {span.external_id for span in collection.chunk_documents(allowed.tolist()).values()}
     ids, vectors = collection.all_document_vectors()
     mask = np.asarray([i in keep for i in ids], dtype=bool)
     if not mask.any() or mask.all():
         raise InvalidInput(
-            f"the filter matches {'no' if not mask.any() else 'every'} document; "
-            "a direction needs both sides",
+            f"the filter matches {'no' if not mask.any() else 'every'} document; a direction needs both sides",
             code="invalid_filter",
             details={"filter": filter, "matching": int(mask.sum())},
         )
@@ -377,7 +273,7 @@ def bridge(
 
     The path's ends are the endpoints themselves, so its first and last documents are their nearest ones.
     """
-    k = _check_count(k, "k", MAX_K, minimum=2)
+    k = check_count(k, "k", MAX_K, minimum=2)
     ends = resolve(collection, [start, end])
     steps = min(MAX_STEPS, max(3 * k, 9))
     t = np.linspace(0.0, 1.0, steps)
@@ -398,9 +294,3 @@ def bridge(
         keep = np.unique(np.round(np.linspace(0, len(path) - 1, k)).astype(int))
         path = [path[i] for i in keep]
     return path
-
-
-def _check_count(value: Any, name: str, maximum: int, minimum: int = 1) -> int:
-    from latent.vae.ops import check_positive_int
-
-    return check_positive_int(value, name, minimum=minimum, maximum=maximum)

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from latent.errors import InvalidInput, LatentError
+from latent.errors import InvalidInput
+from latent.jobs import JobCancelled, Progress, ShouldStop
 
 if TYPE_CHECKING:
     import torch
 
     from latent.vae.network import VAENetwork
-
-
-class TrainingCancelled(LatentError):
-    """`should_stop` asked the fit to stop; the estimator is left as it was before `fit`."""
-
-    code = "cancelled"
-    status = 409
 
 
 @dataclass(frozen=True)
@@ -79,11 +73,11 @@ def limit_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-_INT_PARAMS = {
+INT_PARAMS = {
     "latent_dim": (1, 4096), "hidden_dim": (1, 65536), "epochs": (1, 100_000), "batch_size": (1, 1_000_000),
     "kl_warmup_epochs": (0, 100_000), "prior_components": (1, 1024),
 }  # fmt: skip
-_FLOAT_PARAMS = {
+FLOAT_PARAMS = {
     "beta": (0.0, 1e6), "lr": (1e-12, 10.0), "free_bits": (0.0, 100.0), "noise": (0.0, 10.0),
     "weight_decay": (0.0, 10.0), "dropout": (0.0, 0.95), "val_fraction": (0.0, 0.5),
 }  # fmt: skip
@@ -93,9 +87,9 @@ def make_config(params: dict[str, Any], seed: int, priors: tuple[str, ...]) -> T
     """Validate the estimator's parameters (InvalidInput names the bad one) into a TrainConfig."""
     from latent.vae.ops import check_positive_int
 
-    for name, (low, high) in _INT_PARAMS.items():
+    for name, (low, high) in INT_PARAMS.items():
         check_positive_int(params[name], name, minimum=low, maximum=high)
-    for name, (low, high) in _FLOAT_PARAMS.items():
+    for name, (low, high) in FLOAT_PARAMS.items():
         value = params[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             raise InvalidInput(
@@ -118,8 +112,8 @@ def train_network(
     x_train: np.ndarray,
     x_val: np.ndarray,
     config: TrainConfig,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> TrainResult:
     """Fit a fresh VAENetwork on unit vectors; keeps the weights of the epoch with the best validation loss.
 
@@ -137,8 +131,8 @@ def _train(
     x_train: np.ndarray,
     x_val: np.ndarray,
     config: TrainConfig,
-    progress: Callable[[dict[str, Any]], None] | None,
-    should_stop: Callable[[], bool] | None,
+    progress: Progress | None,
+    should_stop: ShouldStop | None,
 ) -> TrainResult:
     import torch
 
@@ -159,7 +153,7 @@ def _train(
     best_loss, best_state = math.inf, None
     for epoch in range(config.epochs):
         if should_stop is not None and should_stop():
-            raise TrainingCancelled(
+            raise JobCancelled(
                 f"VAE training cancelled after {epoch} of {config.epochs} epochs",
                 details={"epoch": epoch, "epochs": config.epochs},
             )
@@ -181,13 +175,22 @@ def _train(
         }
         result.history.append(report)
         if progress is not None:
-            progress(dict(report))
+            progress((epoch + 1) / config.epochs, epoch_message(report))
     if best_state is not None:
         network.load_state_dict(best_state)
     else:
         result.best_epoch = config.epochs
     network.eval()
     return result
+
+
+def epoch_message(report: dict[str, Any]) -> str:
+    """One epoch's figures as the progress message (the dicts themselves are kept in `history_`)."""
+    return (
+        f"epoch {report['epoch']}/{report['epochs']} loss {report['loss']:.4f} "
+        f"recon_cosine {report['recon_cosine']:.4f} kl {report['kl']:.3f} "
+        f"val_recon_cosine {report['val_recon_cosine']:.4f}"
+    )
 
 
 def _train_epoch(

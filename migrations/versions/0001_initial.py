@@ -50,7 +50,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["collection_id"], ["collections.id"], name=op.f("fk_documents_collection_id_collections"),
+            ["collection_id"],
+            ["collections.id"],
+            name=op.f("fk_documents_collection_id_collections"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_documents")),
@@ -70,7 +72,9 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["collection_id"], ["collections.id"], name=op.f("fk_chunks_collection_id_collections"),
+            ["collection_id"],
+            ["collections.id"],
+            name=op.f("fk_chunks_collection_id_collections"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
@@ -87,7 +91,9 @@ def upgrade() -> None:
         sa.Column("collection_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["collection_id"], ["collections.id"], name=op.f("fk_vector_deletions_collection_id_collections"),
+            ["collection_id"],
+            ["collections.id"],
+            name=op.f("fk_vector_deletions_collection_id_collections"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("vector_id", name=op.f("pk_vector_deletions")),

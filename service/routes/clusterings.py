@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
 from latent.clustering.runs import (
     cluster_documents,
@@ -13,9 +13,8 @@ from latent.clustering.runs import (
     list_clusterings,
     run_clustering,
 )
-from latent.jobs import JobContext, JobManager
 from service.auth import Read, Write
-from service.deps import CollectionDep
+from service.deps import CollectionDep, JobsDep, start_job
 from service.schemas.analysis import (
     ClusterDocumentList,
     ClusterDocumentPublic,
@@ -29,15 +28,10 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["clusterings"])
 
 
 @router.post("/clusterings", name="create", dependencies=[Write], status_code=status.HTTP_202_ACCEPTED)
-def create_clustering(body: ClusteringCreate, collection: CollectionDep, request: Request) -> JobPublic:
+def create_clustering(body: ClusteringCreate, collection: CollectionDep, jobs: JobsDep) -> JobPublic:
     """Start a clustering job; poll /v1/jobs/{id} until its result names the `clustering_id`."""
     params = clustering_params(collection, **body.model_dump())
-    jobs: JobManager = request.app.state.jobs
-
-    def work(ctx: JobContext) -> dict[str, int]:
-        return {"clustering_id": run_clustering(collection, params, ctx)}
-
-    return JobPublic.of(jobs.submit("clustering", work, params, collection_id=collection.id))
+    return start_job(jobs, "clustering", collection, params, run_clustering, result="clustering_id")
 
 
 @router.get("/clusterings", name="list", dependencies=[Read])

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from latent.ingest.write import after_write
 from latent.limits import check_documents
 from service.auth import Read, Write
 from service.deps import CollectionDep, FilterDep, SettingsDep
@@ -23,12 +24,15 @@ router = APIRouter(prefix="/v1/collections/{name}/documents", tags=["documents"]
 
 @router.put("", name="upsert", dependencies=[Write])
 def upsert_documents(body: DocumentsUpsert, collection: CollectionDep, settings: SettingsDep) -> UpsertPublic:
-    """Insert or replace documents; unchanged content is skipped, changed content re-embedded atomically."""
+    """Insert or replace documents; unchanged content is skipped, changed content re-embedded atomically.
+
+    New documents are on the collection's newest map when this returns.
+    """
     check_documents(settings, len(body.documents))
     result = collection.upsert([d.to_input() for d in body.documents])
-    return UpsertPublic(
-        upserted=result.upserted, unchanged=result.unchanged, metadata_updated=result.metadata_updated
-    )
+    if result.upserted:
+        after_write(collection)
+    return UpsertPublic(upserted=result.upserted, unchanged=result.unchanged, metadata_updated=result.metadata_updated)
 
 
 @router.get("", name="list", dependencies=[Read])

@@ -37,9 +37,7 @@ def embed(body: EmbedRequest, store: StoreDep, encoder: EncoderDep, settings: Se
 
 
 @router.post("/tokenize", name="tokenize", dependencies=[Read])
-def tokenize(
-    body: TokenizeRequest, store: StoreDep, encoder: EncoderDep, settings: SettingsDep
-) -> TokenizeResponse:
+def tokenize(body: TokenizeRequest, store: StoreDep, encoder: EncoderDep, settings: SettingsDep) -> TokenizeResponse:
     """Tokens and ids without special tokens; `chunked` says whether indexing would split the text."""
     check_batch(settings, len(body.texts))
     enc, chunk_tokens = _encoder(store, encoder, body.collection)
@@ -47,7 +45,5 @@ def tokenize(
     return TokenizeResponse(
         model=enc.model_name,
         max_tokens=budget,
-        results=[
-            TokenizedPublic(tokens=r.tokens, ids=r.ids, count=r.count, chunked=r.chunked) for r in reports
-        ],
+        results=[TokenizedPublic(tokens=r.tokens, ids=r.ids, count=r.count, chunked=r.chunked) for r in reports],
     )

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from latent.jobs import JobManager
 from service.auth import Read, Write
+from service.deps import JobsDep
 from service.schemas.jobs import JobList, JobPublic
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-
-async def get_jobs(request: Request) -> JobManager:
-    return request.app.state.jobs
-
-
-JobsDep = Annotated[JobManager, Depends(get_jobs)]
 
 
 @router.get("", name="list", dependencies=[Read])

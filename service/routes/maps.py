@@ -5,23 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from latent.errors import DimensionMismatch, InvalidInput
-from latent.jobs import JobContext, JobManager
+from latent.errors import InvalidInput
 from latent.limits import check_batch
+from latent.maps.project import project_ids, project_texts, project_vectors
 from latent.maps.runs import (
     fit_map,
     get_map,
     list_maps,
     map_params,
     map_points,
-    project_ids,
-    project_texts,
-    project_vectors,
 )
 from service.auth import Read, Write
-from service.deps import CollectionDep, SettingsDep
+from service.deps import CollectionDep, JobsDep, SettingsDep, start_job
 from service.schemas.analysis import (
     XY,
     MapCreate,
@@ -38,15 +35,10 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["maps"])
 
 
 @router.post("/maps", name="create", dependencies=[Write], status_code=status.HTTP_202_ACCEPTED)
-def create_map(collection: CollectionDep, request: Request, body: MapCreate | None = None) -> JobPublic:
+def create_map(collection: CollectionDep, jobs: JobsDep, body: MapCreate | None = None) -> JobPublic:
     """Start a map fit (or, with refit, an aligned refit of the newest map); the job's result names `map_id`."""
     params = map_params(collection, **(body or MapCreate()).model_dump())
-    jobs: JobManager = request.app.state.jobs
-
-    def work(ctx: JobContext) -> dict[str, int]:
-        return {"map_id": fit_map(collection, params, ctx)}
-
-    return JobPublic.of(jobs.submit("map", work, params, collection_id=collection.id))
+    return start_job(jobs, "map", collection, params, fit_map, result="map_id")
 
 
 @router.get("/maps", name="list", dependencies=[Read])
@@ -82,7 +74,8 @@ def get_map_points(
     limit: Annotated[int, Query(ge=1, le=50_000, description="Points per page.")] = 1000,
     bbox: Annotated[str | None, Query(description="Only points inside x0,y0,x1,y1.")] = None,
 ) -> PointList:
-    """One page of points with cluster ids and titles; documents added since the fit are placed first."""
+    """One page of points with cluster ids and titles (read-only: documents written since the fit were
+    placed on the newest map by their write)."""
     points, total = map_points(collection, map_id, offset, limit, _bbox(bbox))
     return PointList(data=[PointPublic.of(p) for p in points], count=total)
 
@@ -100,14 +93,6 @@ def project(map_id: int, body: ProjectRequest, collection: CollectionDep, settin
     else:
         vectors = body.vectors or []
         check_batch(settings, len(vectors), "vectors")
-        if any(len(v) != collection.dimension for v in vectors):
-            raise DimensionMismatch(
-                f"vectors must have dimension {collection.dimension} (collection {collection.name!r})",
-                details={"expected": collection.dimension},
-            )
-        array = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), collection.dimension)
-        if not np.isfinite(array).all():
-            raise InvalidInput("vectors contain NaN or infinity", code="invalid_vector")
-        coords = project_vectors(collection, array, map_id)
+        coords = project_vectors(collection, vectors, map_id)  # validated there: width, finiteness
     points = [] if coords is None else [XY(x=float(x), y=float(y)) for x, y in coords]
     return ProjectResponse(points=points)

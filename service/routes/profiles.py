@@ -52,9 +52,7 @@ def delete_user_profile(user: str, collection: CollectionDep) -> ProfileDeleted:
     return ProfileDeleted(deleted=delete_profile(collection, user))
 
 
-@router.get(
-    "/{user}/recommendations", name="recommendations", dependencies=[Read], response_model_exclude_unset=True
-)
+@router.get("/{user}/recommendations", name="recommendations", dependencies=[Read], response_model_exclude_unset=True)
 def user_recommendations(
     user: str,
     collection: CollectionDep,
@@ -62,12 +60,8 @@ def user_recommendations(
     filter: FilterDep,
     k: Annotated[int, Query(description="Hits to return (1..max_k).")] = 10,
     diversity: Annotated[float, Query(ge=0.0, le=1.0, description="0 relevance … 1 novelty (MMR).")] = 0.0,
-    half_life_days: Annotated[
-        float, Query(gt=0, description="An event's weight halves every this many days.")
-    ] = 30.0,
-    strategy: Annotated[
-        Strategy, Query(description="How examples combine, as in /recommend.")
-    ] = "average_vector",
+    half_life_days: Annotated[float, Query(gt=0, description="An event's weight halves every this many days.")] = 30.0,
+    strategy: Annotated[Strategy, Query(description="How examples combine, as in /recommend.")] = "average_vector",
     with_text: bool = False,
     with_metadata: bool = False,
     with_vector: bool = False,

@@ -61,9 +61,7 @@ def recommend(body: RecommendRequest, collection: CollectionDep, settings: Setti
     return RecommendResponse.of(result, flags, elapsed_ms(start))
 
 
-@router.post(
-    "/neighbors/batch", name="neighbors_batch", dependencies=[Read], response_model_exclude_unset=True
-)
+@router.post("/neighbors/batch", name="neighbors_batch", dependencies=[Read], response_model_exclude_unset=True)
 def neighbors_batch(
     body: NeighborsBatchRequest, collection: CollectionDep, settings: SettingsDep
 ) -> NeighborsBatchResponse:
@@ -77,10 +75,7 @@ def neighbors_batch(
     results, missing = neighbors_many(collection, body.ids, body.k, body.filter)
     options = SearchOptions()
     return NeighborsBatchResponse(
-        results=[
-            NeighborsBatchResult(id=doc, hits=[HitPublic.of(h, options) for h in hits])
-            for doc, hits in results
-        ],
+        results=[NeighborsBatchResult(id=doc, hits=[HitPublic.of(h, options) for h in hits]) for doc, hits in results],
         missing=missing,
         took_ms=elapsed_ms(start),
     )

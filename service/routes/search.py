@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from latent.limits import check_batch, check_search
 from latent.search import SearchOptions, neighbors, search, search_many
-from latent.threads import limit_faiss_threads
 from service.auth import Read
 from service.deps import FilterDep, SettingsDep, StoreDep
 from service.routes import elapsed_ms
@@ -31,12 +30,9 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 
 
 @router.post("/search", name="search", dependencies=[Read], response_model_exclude_unset=True)
-def search_collection(
-    name: str, body: SearchRequest, store: StoreDep, settings: SettingsDep
-) -> SearchResponse:
+def search_collection(name: str, body: SearchRequest, store: StoreDep, settings: SettingsDep) -> SearchResponse:
     """Top-k documents for a query text or vector; the filter selects candidates before the vector search."""
     start = time.perf_counter()
-    limit_faiss_threads(settings.faiss_threads)
     check_search(settings, body.k, body.offset, [body.query] if body.query is not None else [])
     collection = store.collection(name)
     options = body.to_options()
@@ -45,12 +41,9 @@ def search_collection(
 
 
 @router.post("/search/batch", name="search_batch", dependencies=[Read], response_model_exclude_unset=True)
-def search_batch(
-    name: str, body: BatchSearchRequest, store: StoreDep, settings: SettingsDep
-) -> BatchSearchResponse:
+def search_batch(name: str, body: BatchSearchRequest, store: StoreDep, settings: SettingsDep) -> BatchSearchResponse:
     """Many queries in one call: encoded in one batch and searched in one index call."""
     start = time.perf_counter()
-    limit_faiss_threads(settings.faiss_threads)
     check_batch(settings, len(body.queries if body.queries is not None else body.vectors or []), "queries")
     check_search(settings, body.k, body.offset, body.queries or [])
     collection = store.collection(name)
@@ -62,9 +55,7 @@ def search_batch(
     )
 
 
-@router.get(
-    "/neighbors/{doc_id:path}", name="neighbors", dependencies=[Read], response_model_exclude_unset=True
-)
+@router.get("/neighbors/{doc_id:path}", name="neighbors", dependencies=[Read], response_model_exclude_unset=True)
 def document_neighbors(
     name: str,
     doc_id: str,
@@ -77,7 +68,6 @@ def document_neighbors(
     with_vector: bool = False,
 ) -> NeighborsResponse:
     """The k documents nearest a stored one (itself excluded); 404 document_not_found naming the id."""
-    limit_faiss_threads(settings.faiss_threads)
     check_search(settings, k)
     options = SearchOptions(with_text=with_text, with_metadata=with_metadata, with_vector=with_vector)
     hits = neighbors(store.collection(name), doc_id, k=k, filter=filter, options=options)

@@ -8,17 +8,28 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from latent.clustering.runs import ClusterDocument, ClusteringInfo
+from latent.maps.model import MIN_POINTS
 from latent.maps.runs import MapInfo, MapPoint
 from service.schemas.common import Strict
+
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 
 
 class ClusteringCreate(Strict):
     algorithm: str = Field("kmeans", description="kmeans | hdbscan.")
-    k: int | None = Field(None, description="Clusters for k-means (2..documents); omitted: chosen by silhouette.")
-    min_cluster_size: int = Field(5, description="HDBSCAN's smallest cluster (at least 2).")
-    min_samples: int | None = Field(None, description="HDBSCAN's density threshold (default min_cluster_size).")
-    reduce: int | None = Field(None, description="HDBSCAN: first reduce to this many dimensions with UMAP.")
-    random_state: int = Field(0, description="Seed: the same collection and seed give the same clusters.")
+    k: int | None = Field(
+        None, ge=2, le=100_000, description="Clusters for k-means (2..documents); omitted: chosen by silhouette."
+    )
+    min_cluster_size: int = Field(5, ge=2, le=1_000_000, description="HDBSCAN's smallest cluster (at least 2).")
+    min_samples: int | None = Field(
+        None, ge=1, le=1_000_000, description="HDBSCAN's density threshold (default min_cluster_size)."
+    )
+    reduce: int | None = Field(
+        None, ge=2, le=256, description="HDBSCAN: first reduce to this many dimensions with UMAP (5-10 suits it)."
+    )
+    random_state: int = Field(
+        0, ge=0, le=MAX_SEED, description="Seed: the same collection and seed give the same clusters."
+    )
 
 
 class ClusterPublic(BaseModel):
@@ -38,8 +49,13 @@ class ClusteringPublic(BaseModel):
 
     @classmethod
     def of(cls, info: ClusteringInfo) -> ClusteringPublic:
-        return cls(id=info.id, algorithm=info.algorithm, params=info.params, silhouette=info.silhouette,
-                   clusters=[ClusterPublic(**c) for c in info.clusters])
+        return cls(
+            id=info.id,
+            algorithm=info.algorithm,
+            params=info.params,
+            silhouette=info.silhouette,
+            clusters=[ClusterPublic(**c) for c in info.clusters],
+        )
 
 
 class ClusteringList(BaseModel):
@@ -63,11 +79,18 @@ class ClusterDocumentList(BaseModel):
 
 
 class MapCreate(Strict):
-    n_neighbors: int = Field(15, description="UMAP neighbourhood size (larger keeps more global structure).")
-    min_dist: float = Field(0.1, description="How tightly points may pack (0..1).")
-    sample: int = Field(50_000, description="Fit on at most this many documents; the rest are placed by transform.")
+    n_neighbors: int = Field(
+        15, ge=2, le=1000, description="UMAP neighbourhood size (larger keeps more global structure)."
+    )
+    min_dist: float = Field(0.1, ge=0.0, le=1.0, description="How tightly points may pack (0..1).")
+    sample: int = Field(
+        50_000,
+        ge=MIN_POINTS,
+        le=10_000_000,
+        description="Fit on at most this many documents; the rest are placed by transform.",
+    )
     refit: bool = Field(False, description="Refit aligned to the newest map (shared points keep their place).")
-    random_state: int = Field(42, description="Seed: the same input gives the same map.")
+    random_state: int = Field(42, ge=0, le=MAX_SEED, description="Seed: the same input gives the same map.")
 
 
 class MapPublic(BaseModel):
@@ -81,8 +104,15 @@ class MapPublic(BaseModel):
 
     @classmethod
     def of(cls, info: MapInfo) -> MapPublic:
-        return cls(id=info.id, created_at=info.created_at, points=info.points, clustering_id=info.clustering_id,
-                   quality=info.quality, params=info.params, alignment=info.alignment)
+        return cls(
+            id=info.id,
+            created_at=info.created_at,
+            points=info.points,
+            clustering_id=info.clustering_id,
+            quality=info.quality,
+            params=info.params,
+            alignment=info.alignment,
+        )
 
 
 class MapList(BaseModel):

@@ -16,9 +16,7 @@ class Strict(BaseModel):
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. collection_not_found.")
     message: str = Field(description="What went wrong, for people.")
-    details: dict[str, Any] = Field(
-        default_factory=dict, description="Structured context (ids, limits, fields)."
-    )
+    details: dict[str, Any] = Field(default_factory=dict, description="Structured context (ids, limits, fields).")
 
 
 class ErrorResponse(BaseModel):

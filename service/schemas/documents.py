@@ -15,9 +15,7 @@ class DocumentCreate(Strict):
     id: str = Field(description="Your id for the document (unique within the collection).", examples=["a"])
     text: str = Field("", description="Body text; embedded in token-sized chunks.")
     title: str = Field("", description="Title; prefixed to every chunk.")
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="JSON metadata that filters select on."
-    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="JSON metadata that filters select on.")
 
     def to_input(self) -> DocumentInput:
         return DocumentInput(id=self.id, text=self.text, title=self.title, metadata=self.metadata)
@@ -28,9 +26,7 @@ class DocumentsUpsert(Strict):
 
 
 class UpsertPublic(BaseModel):
-    upserted: int = Field(
-        description="Documents inserted or re-embedded because their text or title changed."
-    )
+    upserted: int = Field(description="Documents inserted or re-embedded because their text or title changed.")
     unchanged: int = Field(description="Documents whose content and metadata were already stored.")
     metadata_updated: int = Field(0, description="Documents whose metadata alone changed (no re-embedding).")
 

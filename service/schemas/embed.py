@@ -9,9 +9,7 @@ from service.schemas.common import Strict
 
 class EmbedRequest(Strict):
     texts: list[str] = Field(description="Texts to embed.", examples=[["a protein folding study"]])
-    collection: str | None = Field(
-        None, description="Embed with this collection's model (default: the service's)."
-    )
+    collection: str | None = Field(None, description="Embed with this collection's model (default: the service's).")
 
 
 class EmbedResponse(BaseModel):

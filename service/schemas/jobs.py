@@ -26,9 +26,17 @@ class JobPublic(BaseModel):
     @classmethod
     def of(cls, job: JobRecord) -> JobPublic:
         return cls(
-            id=job.id, kind=job.kind, status=job.status, progress=job.progress, message=job.message,
-            params=job.params, result=job.result, error=job.error, created_at=job.created_at,
-            started_at=job.started_at, finished_at=job.finished_at,
+            id=job.id,
+            kind=job.kind,
+            status=job.status,
+            progress=job.progress,
+            message=job.message,
+            params=job.params,
+            result=job.result,
+            error=job.error,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
         )
 
 

@@ -85,9 +85,7 @@ class EventRef(BaseModel):
 
 
 class ExplanationEntry(BaseModel):
-    example: str = Field(
-        description="The example: a document id, 'text:…', 'vector#i', or a profile document."
-    )
+    example: str = Field(description="The example: a document id, 'text:…', 'vector#i', or a profile document.")
     similarity: float = Field(description="Cosine between the example and the hit's document vector.")
     contribution: float = Field(description="Its share of the score (negative for a negative example).")
     kinds: dict[str, float] | None = Field(None, description="Profiles: decayed weight per event kind.")
@@ -96,9 +94,7 @@ class ExplanationEntry(BaseModel):
 
 class Explanation(BaseModel):
     positive: list[ExplanationEntry] = Field(description="The positives that contributed most, best first.")
-    negative: list[ExplanationEntry] = Field(
-        description="The negative that pulled the hit down most, if any."
-    )
+    negative: list[ExplanationEntry] = Field(description="The negative that pulled the hit down most, if any.")
 
 
 class RecommendHitPublic(BaseModel):
@@ -136,9 +132,7 @@ class DiversityReport(BaseModel):
 
 class RecommendResponse(BaseModel):
     hits: list[RecommendHitPublic]
-    missing: list[str] = Field(
-        description="Stored ids that do not exist (missing=ignore; profiles: deleted)."
-    )
+    missing: list[str] = Field(description="Stored ids that do not exist (missing=ignore; profiles: deleted).")
     diversity: DiversityReport
     took_ms: float
 

@@ -28,9 +28,7 @@ class SearchOptionsIn(Strict):
         description="Mongo-style metadata filter applied before the vector search.",
         examples=[{"year": {"$gte": 2020}, "tags": {"$contains": "ml"}}],
     )
-    mode: Mode = Field(
-        "dense", description="dense (vectors) | sparse (BM25) | hybrid (reciprocal-rank fusion)."
-    )
+    mode: Mode = Field("dense", description="dense (vectors) | sparse (BM25) | hybrid (reciprocal-rank fusion).")
     rrf_k: int = Field(60, ge=1, le=10_000, description="Rank constant of reciprocal-rank fusion.")
     weights: Weights | None = Field(None, description="Per-ranking weights for hybrid mode.")
     with_text: bool = False

@@ -5,19 +5,51 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from latent.vae.runs import Endpoint, Term, VaeModelInfo
+from latent.vae import TextVAE
+from latent.vae.runs import FLOAT_PARAMS, INT_PARAMS, MAX_K, MAX_SAMPLES, MAX_STEPS, Endpoint, Term, VaeModelInfo
 from service.schemas.common import Strict
+
+_DEFAULTS = TextVAE().get_params()
+
+
+def _bounded(name: str, description: str) -> Any:
+    """A training field: TextVAE's default, the trainer's own bounds, and what it does."""
+    low, high = INT_PARAMS.get(name) or FLOAT_PARAMS[name]
+    return Field(_DEFAULTS[name], ge=low, le=high, description=f"{description} ({low}–{high}).")
 
 
 class VaeCreate(Strict):
-    params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="TextVAE parameters: latent_dim, hidden_dim, beta, epochs, batch_size, lr, "
-        "kl_warmup_epochs, free_bits, noise, weight_decay, dropout, val_fraction, prior, "
-        "prior_components, random_state.",
-        examples=[{"latent_dim": 64, "hidden_dim": 512, "beta": 0.25, "epochs": 60}],
+    """Every parameter the trainer accepts; each left out takes TextVAE's default."""
+
+    epochs: int = _bounded("epochs", "Training epochs; the epoch with the best validation loss is kept")
+    latent_dim: int = _bounded("latent_dim", "Size of the latent space")
+    hidden_dim: int = _bounded("hidden_dim", "Hidden layer size of the encoder and the decoder")
+    beta: float = _bounded("beta", "Weight of the KL term (lower: sharper reconstructions, rougher samples)")
+    batch_size: int = _bounded("batch_size", "Vectors per optimiser step")
+    lr: float = _bounded("lr", "Peak learning rate of the one-cycle schedule")
+    kl_warmup_epochs: int = _bounded("kl_warmup_epochs", "Epochs over which the KL weight rises to beta")
+    free_bits: float = _bounded("free_bits", "Nats per latent dimension the KL term does not penalise")
+    noise: float = _bounded("noise", "Standard deviation of the noise added to inputs while training")
+    weight_decay: float = _bounded("weight_decay", "AdamW weight decay")
+    dropout: float = _bounded("dropout", "Dropout in the encoder and the decoder")
+    val_fraction: float = _bounded("val_fraction", "Share of the documents held out for validation")
+    prior: Literal["mixture", "gaussian", "standard"] = Field(
+        _DEFAULTS["prior"],
+        description="Sampling prior: mixture (k-means clusters of the posteriors), gaussian (one fitted "
+        "Gaussian) or standard N(0, I).",
+    )
+    prior_components: int = _bounded("prior_components", "Components of the mixture prior")
+    random_state: int | None = Field(
+        _DEFAULTS["random_state"],
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of the training (0–4294967295); null: a fresh one each time.",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"epochs": 60, "latent_dim": 128, "beta": 0.25}]}
     )
 
 
@@ -53,7 +85,9 @@ def to_endpoint(value: EndpointLike, name: str) -> Endpoint:
 
 
 class ModelChoice(Strict):
-    model: int | None = Field(None, description="A model id from GET …/vae; the newest when left out.")
+    model: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="A model id from GET …/vae; the newest when left out."
+    )
 
 
 class EncodeRequest(ModelChoice):
@@ -85,15 +119,15 @@ class DecodeResponse(BaseModel):
 
 
 class GenerateOptions(ModelChoice):
-    k: int = Field(5, description="Real neighbours to ground each generated point with.")
+    k: int = Field(5, ge=1, le=MAX_K, description=f"Real neighbours to ground each generated point with (1–{MAX_K}).")
     with_vector: bool = Field(False, description="Include each generated embedding.")
-    save: bool = Field(False, description="Keep the generated embeddings as synthetic points.")
+    save: bool = Field(False, description="Keep the generated embeddings as synthetic points (needs a `write` key).")
 
 
 class InterpolateRequest(GenerateOptions):
     start: EndpointLike
     end: EndpointLike
-    steps: int = Field(5, description="Points from start to end, both included (2–100).")
+    steps: int = Field(5, ge=2, le=MAX_STEPS, description=f"Points from start to end, both included (2–{MAX_STEPS}).")
     method: Literal["slerp", "lerp"] = Field(
         "slerp",
         description="slerp: great circle between the embeddings; lerp: straight line in latent space.",
@@ -108,9 +142,7 @@ class Neighbor(BaseModel):
 
 class Plausibility(BaseModel):
     elbo: float = Field(description="Evidence lower bound on log-density under the model (nats).")
-    percentile: float = Field(
-        description="Percent of the collection's documents with an ELBO at or below it."
-    )
+    percentile: float = Field(description="Percent of the collection's documents with an ELBO at or below it.")
 
 
 class Position(BaseModel):
@@ -136,10 +168,12 @@ class InterpolateResponse(BaseModel):
 
 
 class SampleRequest(GenerateOptions):
-    n: int = Field(10, description="How many samples (1–1000).")
-    seed: int | None = Field(None, description="The same seed gives the same samples.")
+    n: int = Field(10, ge=1, le=MAX_SAMPLES, description=f"How many samples (1–{MAX_SAMPLES}).")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="The same seed gives the same samples (0–4294967295)."
+    )
     anchor: EndpointLike | None = Field(None, description="Sample around this point instead of the prior.")
-    temperature: float = Field(1.0, description="Spread, 0–10 (0: no randomness).")
+    temperature: float = Field(1.0, ge=0.0, le=10.0, description="Spread, 0–10 (0: no randomness).")
 
 
 class Diversity(BaseModel):
@@ -155,7 +189,7 @@ class SampleResponse(BaseModel):
 
 class TermIn(Strict):
     sign: Literal[1, -1] = 1
-    weight: float = Field(1.0, description="Scales the term.")
+    weight: float = Field(1.0, ge=-1e6, le=1e6, description="Scales the term (−1e6–1e6).")
     id: str | None = None
     text: str | None = None
     vector: list[float] | None = None
@@ -170,9 +204,7 @@ class TermIn(Strict):
 
                 raise InvalidInput(f"term {i} mixes a filter with an id, text or vector", details={"term": i})
             return Term(sign=self.sign, weight=self.weight, filter=self.filter)
-        body = {
-            k: v for k, v in (("id", self.id), ("text", self.text), ("vector", self.vector)) if v is not None
-        }
+        body = {k: v for k, v in (("id", self.id), ("text", self.text), ("vector", self.vector)) if v is not None}
         return Term(sign=self.sign, weight=self.weight, endpoint=Endpoint.parse(body, f"terms[{i}]"))
 
 
@@ -183,7 +215,7 @@ class ArithmeticRequest(GenerateOptions):
 class BridgeRequest(ModelChoice):
     start: EndpointLike
     end: EndpointLike
-    k: int = Field(10, description="Longest path (2–100 documents).")
+    k: int = Field(10, ge=2, le=MAX_K, description=f"Longest path (2–{MAX_K} documents).")
     method: Literal["slerp", "lerp"] = "lerp"
 
 

@@ -80,9 +80,7 @@ def test_empty_and_short_indexes_agree():
     flat.add(np.array([5, 6, 7]), vecs)
     ref.add(np.array([5, 6, 7]), vecs)
     assert_same(flat.search(q, 5), ref.search(q, 5))  # fewer than k: padded with -1 / -inf
-    assert_same(
-        flat.search(q, 5, np.array([], dtype=np.int64)), ref.search(q, 5, np.array([], dtype=np.int64))
-    )
+    assert_same(flat.search(q, 5, np.array([], dtype=np.int64)), ref.search(q, 5, np.array([], dtype=np.int64)))
 
 
 # ----- SQLite vs PostgreSQL -------------------------------------------------------------------------

@@ -26,9 +26,7 @@ class CliResult:
         return json.loads(self.out)
 
 
-def invoke(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str | Path
-) -> CliResult:
+def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> CliResult:
     """Call the console-script entry point (`indexer.cli.main`) exactly as `latent ARGS` would."""
     from indexer.cli import main
 

@@ -28,16 +28,12 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:
-        _as_postgres(
-            [str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"], check=False
-        )
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -57,9 +53,7 @@ def _ensure_binaries() -> None:
     if (PG_BIN / "initdb").exists():
         return
     if os.geteuid() != 0:
-        raise Unavailable(
-            f"PostgreSQL 15 is not installed ({PG_BIN} missing) and we are not root to install it"
-        )
+        raise Unavailable(f"PostgreSQL 15 is not installed ({PG_BIN} missing) and we are not root to install it")
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
         done = subprocess.run(
             cmd,
@@ -71,9 +65,7 @@ def _ensure_binaries() -> None:
         if done.returncode != 0:
             raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-300:]}")
     if not (PG_BIN / "initdb").exists():
-        raise Unavailable(
-            f"apt-get installed postgresql but {PG_BIN} is still missing (another major version?)"
-        )
+        raise Unavailable(f"apt-get installed postgresql but {PG_BIN} is still missing (another major version?)")
 
 
 def start() -> PostgresServer:

@@ -1,5 +1,5 @@
-"""Bad input: each case is one clear error line or a reported skip with file:line, a meaningful exit code,
-and nothing already stored is lost."""
+"""Bad input: each case is one clear error line or a reported skip with file:line, an exit code (2 the input
+or a setting is wrong, 1 the job found nothing to index or failed), and nothing already stored is lost."""
 
 from __future__ import annotations
 
@@ -55,10 +55,10 @@ def assert_intact(latent, stored, expected=None) -> None:
 
 def test_missing_file(latent, stored, tmp_path):
     result = latent("index", tmp_path / "nope.jsonl", "-c", "papers")
-    assert result.code == 1
+    assert result.code == 2
     assert_one_error_line(result, "no such file or directory", "nope.jsonl")
     other = latent("index", tmp_path / "nope.jsonl", "-c", "fresh")
-    assert other.code == 1
+    assert other.code == 2
     assert_intact(latent, stored)  # and no empty 'fresh' collection was created
 
 
@@ -76,7 +76,7 @@ def test_unsupported_file_type(latent, stored, tmp_path):
     path = tmp_path / "data.parquet"
     path.write_bytes(b"PAR1")
     result = latent("index", path, "-c", "papers")
-    assert result.code == 1
+    assert result.code == 2
     assert_one_error_line(result, "unsupported file type '.parquet'")
     assert_intact(latent, stored)
 
@@ -112,7 +112,7 @@ def test_strict_makes_a_malformed_line_fatal(latent, stored, tmp_path, case):
     good = [json.dumps(r).encode() for r in jsonl_records(3, start=100)]
     path = write_jsonl(tmp_path / "mixed.jsonl", [good[0], good[1], line, good[2]])
     result = latent("index", path, "-c", "papers", "--strict", "-q")
-    assert result.code == 1
+    assert result.code == 2
     assert_one_error_line(result, f"{path}:3:", reason)
     assert_intact(latent, stored)
 
@@ -215,7 +215,7 @@ def test_bad_database_url_is_one_line(tmp_path, capsys, monkeypatch):
         "nosuchdialect://x/y",
         "collections",
     )
-    assert result.code == 1
+    assert result.code == 2
     assert_one_error_line(result, "invalid database URL", "nosuchdialect")
 
 

@@ -69,9 +69,7 @@ def test_index_search_collections_delete_check(latent, corpus):
     deleted = latent("delete", "-c", "papers", "--id", "r7", "--id", "r8", "--json")
     assert deleted.code == 0 and deleted.json() == {"deleted": 2, "missing": 0}
     assert latent("collections", "--json").json()[0]["documents"] == 28
-    assert "r7" not in [
-        h["id"] for h in latent("search", "item7", "-c", "papers", "-k", "28", "--json").json()["hits"]
-    ]
+    assert "r7" not in [h["id"] for h in latent("search", "item7", "-c", "papers", "-k", "28", "--json").json()["hits"]]
 
     checked = latent("check", "--json")
     assert checked.code == 0
@@ -132,10 +130,10 @@ def test_demo_corpus_when_no_source_is_given(latent):
         (("search", "x", "-c", "papers", "--filter", "{not json"), 2, "--filter is not valid JSON"),
         (
             ("search", "x", "-c", "papers", "--filter", '{"group": {"$near": 1}}'),
-            1,
+            2,  # invalid input is a usage error in every command (was 1 here, 2 in the subcommands)
             "unknown operator '$near'",
         ),
-        (("search", "x", "-c", "papers", "--mode", "fuzzy"), 1, "mode must be one of"),
+        (("search", "x", "-c", "papers", "--mode", "fuzzy"), 2, "mode must be one of"),
         (("search", "x", "-c", "nope"), 1, "collection 'nope' does not exist"),
         (("search", "x", "-c", "papers", "-k", "0"), 2, None),
         (("no-such-command",), 2, None),

@@ -66,3 +66,18 @@ def test_cluster_table_and_bad_options(env: dict[str, str]) -> None:
     assert runner.invoke(make_app(), ["cluster", "-c", "missing", "-q"], env=env).exit_code == 1
     assert runner.invoke(make_app(), ["map", "-c", "tiny", "-q"], env=env).exit_code == 2
     assert runner.invoke(make_app(), ["map", "-c", "topics", "--place", "-q"], env=env).exit_code == 2
+
+
+def test_indexing_places_new_documents_on_the_newest_map(env: dict[str, str], tmp_path: Path) -> None:
+    """The indexer is a writer: what it indexes is on the newest map when it returns (no read places it)."""
+    from indexer.pipeline import index_documents
+    from latent.maps.runs import latest_map_id, map_points
+
+    result = CliRunner().invoke(make_app(), ["map", "-c", "topics", "--json", "-q"], env=env)
+    assert result.exit_code == 0, result.output
+    with Store(get_settings(home=tmp_path, model="fake")) as store:
+        items = [DocumentInput(id="A-new", title="fruit", text="apple banana cherry grape mango melon")]
+        assert index_documents(store, "topics", iter(items), progress=False).indexed == 1
+        collection = store.collection("topics")
+        points, _ = map_points(collection, latest_map_id(collection), limit=1000)
+    assert "A-new" in {p.id for p in points}

@@ -40,14 +40,13 @@ def test_create_list_revoke(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_plain_create_prints_only_the_key_on_stdout(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["create", "--scope", "read"], env=env)
-    assert (
-        result.exit_code == 0 and result.stdout.strip().startswith("lk_") and len(result.stdout.split()) == 1
-    )
+    assert result.exit_code == 0 and result.stdout.strip().startswith("lk_") and len(result.stdout.split()) == 1
 
 
-def test_errors_exit_2(env: dict[str, str]) -> None:
+def test_invalid_input_exits_2_and_not_found_exits_1(env: dict[str, str]) -> None:
+    """The CLI's one mapping (indexer/cli_common.exit_code_for): usage errors 2, failed jobs 1."""
     runner = CliRunner()
     bad_scope = runner.invoke(app, ["create", "--scope", "root"], env=env)
     assert bad_scope.exit_code == 2 and "unknown scope" in bad_scope.output
     missing = runner.invoke(app, ["revoke", "12345"], env=env)
-    assert missing.exit_code == 2 and "no API key" in missing.output
+    assert missing.exit_code == 1 and "no API key" in missing.output

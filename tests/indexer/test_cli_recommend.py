@@ -34,10 +34,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     with Store(get_settings(home=tmp_path, model="fake")) as store:
         collection = store.create_collection("rec")
         collection.upsert(
-            [
-                DocumentInput(id=d["id"], text=d["text"], title=d["title"], metadata=d["metadata"])
-                for d in topic_docs()
-            ]
+            [DocumentInput(id=d["id"], text=d["text"], title=d["title"], metadata=d["metadata"]) for d in topic_docs()]
         )
     return {"LATENT_HOME": str(tmp_path), "LATENT_MODEL": "fake"}
 
@@ -53,9 +50,7 @@ def test_json_ranks_positive_topic_first_negative_last(env: dict[str, str], stra
     body = json.loads(result.stdout)
     topics = [topic(h["id"]) for h in body["hits"]]
     assert len(topics) == 3 * PER_TOPIC - 3
-    assert topics[: PER_TOPIC - 2] == ["A"] * (PER_TOPIC - 2) and topics[-(PER_TOPIC - 1) :] == ["B"] * (
-        PER_TOPIC - 1
-    )
+    assert topics[: PER_TOPIC - 2] == ["A"] * (PER_TOPIC - 2) and topics[-(PER_TOPIC - 1) :] == ["B"] * (PER_TOPIC - 1)
     assert body["hits"][0]["explanation"]["positive"][0]["example"] in {"A0", "A1"}
     assert body["strategy"] == strategy and body["missing"] == []
 

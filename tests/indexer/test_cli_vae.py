@@ -39,10 +39,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("cli-vae")
     with Store(get_settings(home=home, model="fake")) as store:
         store.create_collection("t").upsert(
-            [
-                DocumentInput(id=d["id"], text=d["text"], title=d["title"], metadata=d["metadata"])
-                for d in topic_docs()
-            ]
+            [DocumentInput(id=d["id"], text=d["text"], title=d["title"], metadata=d["metadata"]) for d in topic_docs()]
         )
     return {"LATENT_HOME": str(home), "LATENT_MODEL": "fake"}
 

@@ -37,9 +37,7 @@ def wait_for(proc, home, target: int, timeout: float = 90) -> int:
             return count
         if proc.poll() is not None:
             out, err = proc.communicate()
-            pytest.fail(
-                f"indexer exited ({proc.returncode}) before {target} documents were stored: {err[-500:]!r}"
-            )
+            pytest.fail(f"indexer exited ({proc.returncode}) before {target} documents were stored: {err[-500:]!r}")
         time.sleep(0.01)
     proc.kill()
     pytest.fail(f"fewer than {target} documents stored after {timeout}s")
@@ -80,9 +78,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, corpus, capsys, monkeypatch):
     assert summary["indexed"] == N_DOCS - count and summary["rejected"] == 0
     assert stored_documents(home) == N_DOCS
 
-    listed = cli.invoke(
-        capsys, monkeypatch, "--home", home, "--model", "fake", "collections", "--json"
-    ).json()
+    listed = cli.invoke(capsys, monkeypatch, "--home", home, "--model", "fake", "collections", "--json").json()
     assert (listed[0]["documents"], listed[0]["chunks"]) == (N_DOCS, N_DOCS)
     checked = cli.invoke(capsys, monkeypatch, "--home", home, "--model", "fake", "check", "--json")
     assert checked.code == 0, checked.out  # every SQL chunk has exactly one FAISS vector and vice versa

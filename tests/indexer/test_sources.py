@@ -44,13 +44,9 @@ def test_field_mapping(tmp_path):
             },
         ],
     )
-    fields = FieldMap(
-        id_field="key", title_field="head", text_fields=["abstract", "body"], metadata_fields=["lang"]
-    )
+    fields = FieldMap(id_field="key", title_field="head", text_fields=["abstract", "body"], metadata_fields=["lang"])
     (doc,) = docs_of(path, fields)
-    assert doc == DocumentInput(
-        id="a", text="first part\n\nsecond part", title="Heading", metadata={"lang": "en"}
-    )
+    assert doc == DocumentInput(id="a", text="first part\n\nsecond part", title="Heading", metadata={"lang": "en"})
     # A record missing the mapped id field is rejected with its line.
     write_jsonl(path, [{"id": "x", "abstract": "text"}])
     (rej,) = docs_of(path, fields)
@@ -204,9 +200,7 @@ def test_cli_indexes_csv_text_and_directories(tmp_path, capsys, monkeypatch):
         assert result.code == 0, result.err
     listed = {
         c["name"]: c["documents"]
-        for c in cli.invoke(
-            capsys, monkeypatch, "--home", home, "--model", "fake", "collections", "--json"
-        ).json()
+        for c in cli.invoke(capsys, monkeypatch, "--home", home, "--model", "fake", "collections", "--json").json()
     }
     assert listed == {"tree": 2, "table": 1, "single": 1}
     hits = cli.invoke(

@@ -111,9 +111,7 @@ def test_latent_eval_json_through_the_cli(tmp_path, capsys, monkeypatch):
     # Running again reuses the collection named after the folder.
     again = invoke(capsys, monkeypatch, "--home", home, "--model", "fake", "eval", folder, "--json", "-q")
     assert again.json()["documents"] == len(BEIR_CORPUS)
-    collections = invoke(
-        capsys, monkeypatch, "--home", home, "--model", "fake", "collections", "--json"
-    ).json()
+    collections = invoke(capsys, monkeypatch, "--home", home, "--model", "fake", "collections", "--json").json()
     assert [c["name"] for c in collections] == ["tiny-beir"]
     # The table form prints every metric.
     table = invoke(capsys, monkeypatch, "--home", home, "--model", "fake", "eval", folder, "-q")
@@ -121,9 +119,25 @@ def test_latent_eval_json_through_the_cli(tmp_path, capsys, monkeypatch):
 
 
 def test_latent_eval_on_a_folder_that_is_not_beir(tmp_path, capsys, monkeypatch):
-    result = invoke(
-        capsys, monkeypatch, "--home", tmp_path / "home", "--model", "fake", "eval", tmp_path, "--json"
-    )
-    assert result.code == 1
+    result = invoke(capsys, monkeypatch, "--home", tmp_path / "home", "--model", "fake", "eval", tmp_path, "--json")
+    assert result.code == 2  # invalid input: a usage error
     assert result.err.startswith("error: ") and "corpus.jsonl is missing" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_latent_eval_measures_the_backend_it_was_asked_for(tmp_path, capsys, monkeypatch):
+    """An existing collection built with another backend is never silently measured in its place."""
+    folder = write_beir(tmp_path / "tiny-beir")
+    home = tmp_path / "home"
+
+    def latent(*args):
+        return invoke(capsys, monkeypatch, "--home", home, "--model", "fake", *args)
+
+    first = latent("eval", folder, "--json", "-q").json()
+    assert (first["collection"], first["backend"]) == ("tiny-beir", "torch")  # auto: torch for the fake encoder
+    asked = latent("--backend", "onnx", "eval", folder, "--json", "-q")
+    assert asked.code == 0, asked.err
+    assert (asked.json()["collection"], asked.json()["backend"]) == ("tiny-beir-onnx", "onnx")
+    assert latent("eval", folder, "--json", "-q").json()["backend"] == "torch"  # auto keeps what exists
+    refused = latent("--backend", "onnx", "eval", folder, "-c", "tiny-beir", "-q")
+    assert refused.code == 2 and "built with backend torch" in refused.err

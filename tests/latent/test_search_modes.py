@@ -8,7 +8,8 @@ from helpers.corpora import TOPICS, topical
 
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
 from latent.records import DocumentInput
-from latent.search import SearchOptions, fts_query, neighbors, search, search_many
+from latent.search import SearchOptions, neighbors, search, search_many
+from latent.store.fts import fts_query
 
 PHYSICS = {f"doc-{i}" for i in range(1, 24, 4)}
 
@@ -140,10 +141,24 @@ def test_wrong_dimension_query_vector(papers):
         search(papers, vector=[0.1] * 10)
 
 
+@pytest.mark.parametrize("vectors", [[[0.1] * 64, [0.1] * 10], [["a"] * 64], []])
+def test_batch_query_vectors_pass_the_one_validator(papers, vectors):
+    """Ragged, non-numeric or no vectors at all: `invalid_vector` (`latent.vectors.as_vectors`), not a crash."""
+    with pytest.raises(InvalidInput) as info:
+        search_many(papers, vectors=vectors)
+    assert info.value.code == "invalid_vector"
+
+
+def test_sparse_search_needs_sqlite(papers):
+    papers.dialect = "postgresql"  # the FTS5 SQL (latent.store.fts) refuses before it builds a statement
+    with pytest.raises(InvalidInput) as info:
+        search(papers, "quantum", options=SearchOptions(mode="sparse"))
+    assert info.value.code == "sparse_unsupported"
+
+
 def test_fts_query_ors_distinct_terms_without_stop_words():
     assert (
-        fts_query("Does the vitamin D prevent the fractures? vitamin")
-        == '"vitamin" OR "d" OR "prevent" OR "fractures"'
+        fts_query("Does the vitamin D prevent the fractures? vitamin") == '"vitamin" OR "d" OR "prevent" OR "fractures"'
     )
     assert fts_query("the of") is None
 

@@ -94,9 +94,7 @@ def test_every_revision_steps_down_and_up(sqlite_engine):
 def test_models_and_migrations_agree(sqlite_engine):
     migrate(sqlite_engine)
     diffs = autogenerate_diff(sqlite_engine)
-    assert diffs == [], "ORM models and migrations disagree; write a migration:\n" + "\n".join(
-        map(str, diffs)
-    )
+    assert diffs == [], "ORM models and migrations disagree; write a migration:\n" + "\n".join(map(str, diffs))
 
 
 def test_autogenerate_comparison_is_not_vacuous(sqlite_engine):

@@ -35,15 +35,11 @@ def test_startup_warns_when_open(settings, caplog: pytest.LogCaptureFixture) -> 
     assert any("127.0.0.1" in r.getMessage() and "no API key" in r.getMessage() for r in caplog.records)
 
 
-def test_key_required_once_one_exists(
-    client: TestClient, keys: dict, expect_error: Callable[..., dict]
-) -> None:
+def test_key_required_once_one_exists(client: TestClient, keys: dict, expect_error: Callable[..., dict]) -> None:
     response = client.get("/v1/collections")
     expect_error(response, 401, "missing_api_key")
     assert response.headers["www-authenticate"] == "Bearer"
-    expect_error(
-        client.get("/v1/collections", headers=bearer("lk_000000000000_wrong")), 401, "invalid_api_key"
-    )
+    expect_error(client.get("/v1/collections", headers=bearer("lk_000000000000_wrong")), 401, "invalid_api_key")
     expect_error(client.get("/v1/collections", headers=bearer("garbage")), 401, "invalid_api_key")
     expect_error(client.get("/metrics"), 401, "missing_api_key")
     assert client.get("/healthz").status_code == 200
@@ -63,9 +59,7 @@ def test_scopes(client: TestClient, keys: dict, expect_error: Callable[..., dict
         client.put("/v1/collections/papers/documents", json=docs, headers=read), 403, "insufficient_scope"
     )
     assert error["details"] == {"scope": "read", "required": "write"}
-    assert (
-        client.post("/v1/collections/papers/search", json={"query": "hello"}, headers=read).status_code == 200
-    )
+    assert client.post("/v1/collections/papers/search", json={"query": "hello"}, headers=read).status_code == 200
     assert client.post("/v1/embed", json={"texts": ["x"]}, headers=read).status_code == 200
     assert client.put("/v1/collections/papers/documents", json=docs, headers=write).status_code == 200
     assert client.post("/v1/collections", json={"name": "second"}, headers=write).status_code == 201
@@ -87,9 +81,7 @@ def test_typed_client_sends_key(client: TestClient, keys: dict) -> None:
     assert info.value.status == 401 and info.value.code == "missing_api_key"
 
 
-def test_key_created_elsewhere_is_enforced(
-    make_settings: Callable, expect_error: Callable[..., dict]
-) -> None:
+def test_key_created_elsewhere_is_enforced(make_settings: Callable, expect_error: Callable[..., dict]) -> None:
     """A key made by `latent keys create` in another process closes the server once its cache expires."""
     with TestClient(create_app(make_settings(auth_cache_seconds=0))) as client:
         assert client.get("/v1/collections").status_code == 200

@@ -86,25 +86,28 @@ def test_hdbscan_runs_and_cluster_filters_search(client: TestClient, topics: str
     target = clusters[0]
     hits = client.post(f"{BASE}/search", json={"query": "apple banana", "k": 24}).json()["hits"]
     assert all("cluster" in h for h in hits)
-    response = client.post(f"{BASE}/search", json={"query": "apple banana", "k": 24,
-                                                   "filter": {"cluster": target["id"]}})
+    response = client.post(
+        f"{BASE}/search", json={"query": "apple banana", "k": 24, "filter": {"cluster": target["id"]}}
+    )
     assert response.status_code == 200, response.text
     filtered = response.json()["hits"]
     assert len(filtered) == target["size"]
     assert {h["cluster"] for h in filtered} == {target["id"]}
     assert len({topic(h["id"]) for h in filtered}) == 1
-    others = client.post(f"{BASE}/search", json={"query": "apple", "k": 24,
-                                                 "filter": {"cluster": {"$nin": [target["id"]]}}}).json()["hits"]
+    others = client.post(
+        f"{BASE}/search", json={"query": "apple", "k": 24, "filter": {"cluster": {"$nin": [target["id"]]}}}
+    ).json()["hits"]
     assert len(others) == 3 * PER_TOPIC - target["size"]
 
 
 def test_bad_requests_are_4xx_envelopes(client: TestClient, topics: str, expect_error: Expect) -> None:
     expect_error(client.post(f"{BASE}/clusterings", json={"algorithm": "spectral"}), 400, "invalid_input")
-    expect_error(client.post(f"{BASE}/clusterings", json={"algorithm": "kmeans", "k": 1}), 400, "invalid_input")
+    expect_error(client.post(f"{BASE}/clusterings", json={"algorithm": "kmeans", "k": 1}), 422, "validation_error")
     expect_error(client.post(f"{BASE}/clusterings", json={"algorithm": "kmeans", "k": 25}), 400, "invalid_input")
     expect_error(client.post(f"{BASE}/clusterings", json={"algorithm": "kmeans", "kk": 3}), 422, "validation_error")
     expect_error(client.get(f"{BASE}/clusterings/999"), 404, "clustering_not_found")
     expect_error(client.get(f"{BASE}/clusterings/999/clusters/0/documents"), 404, "clustering_not_found")
     expect_error(client.post("/v1/collections/nope/clusterings", json={"k": 3}), 404, "collection_not_found")
-    expect_error(client.post(f"{BASE}/search", json={"query": "apple", "filter": {"cluster": "x"}}),
-                 400, "invalid_filter")
+    expect_error(
+        client.post(f"{BASE}/search", json={"query": "apple", "filter": {"cluster": "x"}}), 400, "invalid_filter"
+    )

@@ -83,19 +83,13 @@ def test_delete_many_by_ids_and_filter(client: TestClient, papers: str) -> None:
     assert remaining["count"] == 11
     assert {d["metadata"]["topic"] for d in remaining["data"]} == {"biology", "medicine"}
     # deleted documents are gone from search too
-    hits = client.post("/v1/collections/papers/search", json={"query": "quantum particle", "k": 24}).json()[
-        "hits"
-    ]
+    hits = client.post("/v1/collections/papers/search", json={"query": "quantum particle", "k": 24}).json()["hits"]
     assert all(int(h["id"].split("-")[1]) % 4 in (0, 3) for h in hits) and len(hits) == 11
 
 
-def test_delete_needs_ids_or_filter(
-    client: TestClient, papers: str, expect_error: Callable[..., dict]
-) -> None:
+def test_delete_needs_ids_or_filter(client: TestClient, papers: str, expect_error: Callable[..., dict]) -> None:
     expect_error(client.post(f"{BASE}/delete", json={}), 422, "validation_error")
-    expect_error(
-        client.post(f"{BASE}/delete", json={"ids": ["a"], "filter": {"a": 1}}), 422, "validation_error"
-    )
+    expect_error(client.post(f"{BASE}/delete", json={"ids": ["a"], "filter": {"a": 1}}), 422, "validation_error")
     expect_error(client.post(f"{BASE}/delete", json={"filter": {}}), 400, "invalid_filter")
 
 
@@ -105,9 +99,7 @@ def test_invalid_documents(client: TestClient, papers: str, expect_error: Callab
     expect_error(client.put(BASE, json={"documents": [{"id": "x", "text": " "}]}), 400, "invalid_document")
     expect_error(client.put(BASE, json={"documents": [{"id": "", "text": "a"}]}), 400, "invalid_document")
     expect_error(client.put(BASE, json={"documents": [{"text": "no id"}]}), 422, "validation_error")
-    expect_error(
-        client.put(BASE, json={"documents": [{"id": "x", "text": "a", "meta": {}}]}), 422, "validation_error"
-    )
+    expect_error(client.put(BASE, json={"documents": [{"id": "x", "text": "a", "meta": {}}]}), 422, "validation_error")
 
 
 def test_batch_limit(make_settings: Callable[..., Settings], expect_error: Callable[..., dict]) -> None:

@@ -28,9 +28,7 @@ def test_embed_with_collection_model(client: TestClient) -> None:
 def test_embed_errors(client: TestClient, expect_error: Callable[..., dict]) -> None:
     expect_error(client.post("/v1/embed", json={"texts": []}), 400, "empty_batch")
     expect_error(client.post("/v1/embed", json={"texts": "not a list"}), 422, "validation_error")
-    expect_error(
-        client.post("/v1/embed", json={"texts": ["a"], "collection": "ghost"}), 404, "collection_not_found"
-    )
+    expect_error(client.post("/v1/embed", json={"texts": ["a"], "collection": "ghost"}), 404, "collection_not_found")
 
 
 def test_tokenize(client: TestClient) -> None:

@@ -170,12 +170,8 @@ def test_filter_too_deep(client: TestClient, papers: str, expect_error: Callable
     assert "deeper" in error["message"]
 
 
-def test_unknown_collection_and_id(
-    client: TestClient, papers: str, expect_error: Callable[..., dict]
-) -> None:
-    expect_error(
-        client.post("/v1/collections/ghost/search", json={"query": "x"}), 404, "collection_not_found"
-    )
+def test_unknown_collection_and_id(client: TestClient, papers: str, expect_error: Callable[..., dict]) -> None:
+    expect_error(client.post("/v1/collections/ghost/search", json={"query": "x"}), 404, "collection_not_found")
     expect_error(client.get("/v1/collections/papers/documents/ghost"), 404, "document_not_found")
     expect_error(client.get("/v1/collections/ghost/neighbors/doc-1"), 404, "collection_not_found")
 

@@ -59,7 +59,5 @@ def test_openapi_operation_ids(client: TestClient) -> None:
         "embed-tokenize",
     } <= set(ids)
     search = spec["paths"]["/v1/collections/{name}/search"]["post"]
-    assert search["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/ErrorResponse"
-    )
+    assert search["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert client.get("/docs").status_code == 200

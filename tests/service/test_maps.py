@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from helpers.topics import PER_TOPIC, topic_docs
+from sqlalchemy import func, select
 
 from latent.config import get_settings
+from latent.records import DocumentInput
+from latent.store.feature_models import MapPointRow
 from service.main import create_app
 
 Expect = Callable[[Any, int, str], dict[str, Any]]
@@ -87,8 +90,9 @@ def test_points_carry_clusters_and_titles_and_page(client: TestClient, fitted: d
     xs = sorted(p["x"] for p in points.values())
     ys = [p["y"] for p in points.values()]
     x0, x1 = xs[0], xs[len(xs) // 2]
-    box = client.get(f"{BASE}/maps/{fitted['map_id']}/points",
-                     params={"bbox": f"{x0},{min(ys)},{x1},{max(ys)}", "limit": 1000}).json()
+    box = client.get(
+        f"{BASE}/maps/{fitted['map_id']}/points", params={"bbox": f"{x0},{min(ys)},{x1},{max(ys)}", "limit": 1000}
+    ).json()
     assert 0 < box["count"] < N + 10
     assert all(x0 <= p["x"] <= x1 for p in box["data"])
 
@@ -126,6 +130,35 @@ def test_new_documents_are_placed_without_moving_old_points(client: TestClient, 
     assert np.linalg.norm(fruit - placed, axis=1).min() < np.linalg.norm(other - placed, axis=1).min()
 
 
+def test_reading_points_never_writes_and_the_writer_places(client: TestClient, fitted: dict[str, Any]) -> None:
+    """GET points is a read (a read key may call it), so it inserts nothing; a write places new documents."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    text = "engine piston gear wheel brake clutch"
+    late = [DocumentInput(id=f"B-late-{i}", title="machine", text=text) for i in range(2)]
+    store.collection("topics").upsert(late)  # written without the shells' after-write step: not placed yet
+
+    def stored_points() -> int:
+        with store.sessions() as s:
+            return s.scalar(select(func.count()).select_from(MapPointRow).where(MapPointRow.map_id == fitted["map_id"]))
+
+    before = stored_points()
+    keys = client.app.state.keys  # type: ignore[attr-defined]
+    read = keys.create("read", "maps read").key
+    try:
+        response = client.get(
+            f"{BASE}/maps/{fitted['map_id']}/points?limit=1000", headers={"Authorization": f"Bearer {read}"}
+        )
+        assert response.status_code == 200, response.text
+        assert not {p["id"] for p in response.json()["data"]} & {"B-late-0", "B-late-1"}
+        assert stored_points() == before  # the read changed nothing
+    finally:
+        keys.revoke(read)
+    new = [{"id": "B-late-2", "title": "machine", "text": text}]
+    assert client.put(f"{BASE}/documents", json={"documents": new}).status_code in (200, 201)
+    assert stored_points() == before + 3  # the writer placed every document the newest map lacked
+    assert {"B-late-0", "B-late-1", "B-late-2"} <= set(all_points(client, fitted["map_id"]))
+
+
 def test_refit_is_aligned_to_the_previous_map(client: TestClient, fitted: dict[str, Any]) -> None:
     previous = all_points(client, fitted["map_id"])
     map_id = run_job(client, f"{BASE}/maps", {"n_neighbors": 5, "refit": True})["map_id"]
@@ -161,6 +194,6 @@ def test_map_of_too_few_documents_and_bad_params(client: TestClient, expect_erro
     client.put("/v1/collections/tiny/documents", json={"documents": docs})
     expect_error(client.post("/v1/collections/tiny/maps", json={}), 400, "invalid_input")
     expect_error(client.post("/v1/collections/tiny/maps", json={"refit": True}), 400, "invalid_input")
-    expect_error(client.post(f"{BASE}/maps", json={"n_neighbors": 1}), 400, "invalid_input")
+    expect_error(client.post(f"{BASE}/maps", json={"n_neighbors": 1}), 422, "validation_error")  # bounded
     expect_error(client.post(f"{BASE}/maps", json={"nneighbors": 5}), 422, "validation_error")
     expect_error(client.get(f"{BASE}/maps/12345"), 404, "map_not_found")

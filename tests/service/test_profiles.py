@@ -40,9 +40,7 @@ def test_record_one_or_many_and_read_back(client: TestClient, rec: str) -> None:
     one = client.post(f"{PROFILE}/events", json={"id": "A0", "kind": "view"})
     assert one.status_code == 201 and one.json()["recorded"] == 1
     at = "2026-01-02T03:04:05+00:00"
-    many = record(
-        client, {"id": "A1", "kind": "like", "weight": 2.0, "at": at}, {"id": "B0", "kind": "dislike"}
-    )
+    many = record(client, {"id": "A1", "kind": "like", "weight": 2.0, "at": at}, {"id": "B0", "kind": "dislike"})
     assert many["recorded"] == 2 and many["events"][0]["at"].startswith("2026-01-02T03:04:05")
     profile = client.get(PROFILE).json()
     assert profile["count"] == 3 and profile["counts"] == {"dislike": 1, "like": 1, "view": 1}
@@ -53,9 +51,7 @@ def test_record_one_or_many_and_read_back(client: TestClient, rec: str) -> None:
     assert len(page["events"]) == 1 and page["count"] == 3
 
 
-def test_unknown_document_is_404_and_nothing_is_recorded(
-    client: TestClient, rec: str, expect_error: Callable
-) -> None:
+def test_unknown_document_is_404_and_nothing_is_recorded(client: TestClient, rec: str, expect_error: Callable) -> None:
     response = client.post(
         f"{PROFILE}/events", json={"events": [{"id": "A0", "kind": "like"}, {"id": "nope", "kind": "like"}]}
     )
@@ -121,9 +117,7 @@ def test_half_life_weighs_recent_events_more(client: TestClient, rec: str) -> No
     assert {topic(h["id"]) for h in long} == {"C"}  # without decay three likes outweigh one
 
 
-def test_deleted_documents_never_appear_nor_break_the_profile(
-    client: TestClient, rec: str, api: LatentClient
-) -> None:
+def test_deleted_documents_never_appear_nor_break_the_profile(client: TestClient, rec: str, api: LatentClient) -> None:
     record(client, {"id": "A0", "kind": "like"}, {"id": "A1", "kind": "like"})
     best = recommendations(client, k=1)["hits"][0]["id"]
     api.delete_documents("rec", [best, "A1"])  # a would-be hit, and a document of the profile

@@ -88,9 +88,7 @@ def test_text_and_vector_examples(shared: TestClient) -> None:
 
 
 def test_missing_ignore_returns_results_and_lists_unknown_ids(shared: TestClient) -> None:
-    body = post(
-        shared, positive=["A0", "nope", {"id": "gone", "weight": 2}], negative=["nope"], missing="ignore", k=3
-    )
+    body = post(shared, positive=["A0", "nope", {"id": "gone", "weight": 2}], negative=["nope"], missing="ignore", k=3)
     assert body["missing"] == ["nope", "gone"]
     assert [topic(h["id"]) for h in body["hits"]] == ["A", "A", "A"]
     nothing = post(shared, positive=["nope"], missing="ignore")
@@ -167,9 +165,7 @@ def test_filter_exclude_and_flags(shared: TestClient) -> None:
     assert len(hits) == PER_TOPIC and {topic(h["id"]) for h in hits} == {"C"}
     hits = post(shared, positive=["A0"], exclude=["A1", "A2"], k=PER_TOPIC - 3)["hits"]
     assert {h["id"] for h in hits} == {f"A{i}" for i in range(3, PER_TOPIC)}
-    kept = post(shared, positive=["A0"], exclude_examples=False, k=1, with_text=True, with_metadata=True)[
-        "hits"
-    ]
+    kept = post(shared, positive=["A0"], exclude_examples=False, k=1, with_text=True, with_metadata=True)["hits"]
     assert kept[0]["id"] == "A0" and kept[0]["metadata"]["topic"] == "A" and kept[0]["text"]
 
 
@@ -178,9 +174,7 @@ def test_diversity_lowers_mean_pairwise_similarity(shared: TestClient) -> None:
     diverse = post(shared, positive=["A0"], k=6, diversity=1.0)
     report = diverse["diversity"]
     assert report["mean_pairwise_similarity"] < report["without_diversity"]
-    assert plain["diversity"]["mean_pairwise_similarity"] == pytest.approx(
-        plain["diversity"]["without_diversity"]
-    )
+    assert plain["diversity"]["mean_pairwise_similarity"] == pytest.approx(plain["diversity"]["without_diversity"])
     assert diverse["hits"][0]["id"] == plain["hits"][0]["id"]  # the most relevant still leads
     assert len({topic(h["id"]) for h in diverse["hits"]}) == 3
 
@@ -231,9 +225,7 @@ def test_bad_input_is_4xx_in_the_envelope(
 
 
 def test_unknown_collection_is_404(client: TestClient, expect_error: Callable) -> None:
-    expect_error(
-        client.post("/v1/collections/none/recommend", json={"positive": ["x"]}), 404, "collection_not_found"
-    )
+    expect_error(client.post("/v1/collections/none/recommend", json={"positive": ["x"]}), 404, "collection_not_found")
 
 
 def test_neighbors_batch(shared: TestClient, expect_error: Callable) -> None:
@@ -252,9 +244,7 @@ def test_neighbors_batch(shared: TestClient, expect_error: Callable) -> None:
 
 
 def test_typed_client(api: LatentClient, rec: str) -> None:
-    result = api.recommend(
-        "rec", ["A0", {"text": "apple banana", "weight": 2.0}], ["B0"], k=3, strategy="best_score"
-    )
+    result = api.recommend("rec", ["A0", {"text": "apple banana", "weight": 2.0}], ["B0"], k=3, strategy="best_score")
     assert [topic(h.id) for h in result.hits] == ["A", "A", "A"]
     assert result.hits[0].explanation.positive[0].example in {"A0", "text:apple banana"}
     batch = api.neighbors_batch("rec", ["B1"], k=2)

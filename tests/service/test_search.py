@@ -39,9 +39,7 @@ def test_hit_carries_chunk_span(client: TestClient, papers: str) -> None:
 def test_flags_add_text_metadata_vector(client: TestClient, papers: str) -> None:
     body = {"query": "clinical trial", "k": 2, "with_text": True, "with_metadata": True, "with_vector": True}
     hits = client.post(SEARCH, json=body).json()["hits"]
-    assert all(
-        set(h) == {"id", "score", "rank", "title", "chunk", "text", "metadata", "vector"} for h in hits
-    )
+    assert all(set(h) == {"id", "score", "rank", "title", "chunk", "text", "metadata", "vector"} for h in hits)
     assert hits[0]["metadata"]["topic"] == "medicine" and "therapy" in hits[0]["text"]
     assert len(hits[0]["vector"]) == 64 and abs(np.linalg.norm(hits[0]["vector"]) - 1) < 1e-4
 
@@ -61,16 +59,12 @@ def test_filters(client: TestClient, papers: str) -> None:
         '{"$or": [{"topic": "physics"}, {"year": {"$lt": 2002}}]}': lambda m: (
             m["topic"] == "physics" or m["year"] < 2002
         ),
-        '{"$not": {"topic": {"$in": ["biology", "physics"]}}}': lambda m: (
-            m["topic"] not in ("biology", "physics")
-        ),
+        '{"$not": {"topic": {"$in": ["biology", "physics"]}}}': lambda m: m["topic"] not in ("biology", "physics"),
     }
     for spec, keep in cases.items():
         body = {"query": "cell protein quantum", "k": 24, "filter": json.loads(spec), "with_metadata": True}
         hits = client.post(SEARCH, json=body).json()["hits"]
-        expected = sum(
-            keep(d["metadata"]) for d in client.get("/v1/collections/papers/documents").json()["data"]
-        )
+        expected = sum(keep(d["metadata"]) for d in client.get("/v1/collections/papers/documents").json()["data"])
         assert len(hits) == expected and all(keep(h["metadata"]) for h in hits), spec
 
 
@@ -94,9 +88,7 @@ def test_prefilter_keeps_k_hits_when_filter_keeps_one_percent(api: LatentClient,
         assert len(hits) == 10, mode
         assert {h["id"] for h in hits} == {f"r{i}" for i in range(10)}
     unfiltered = client.post(SEARCH, json={"query": "apple banana cherry", "k": 100}).json()["hits"]
-    assert not any(
-        h["id"].startswith("r") for h in unfiltered
-    )  # what a post-filter would have had to work with
+    assert not any(h["id"].startswith("r") for h in unfiltered)  # what a post-filter would have had to work with
 
 
 def test_vector_query(client: TestClient, papers: str) -> None:
@@ -175,9 +167,7 @@ def test_real_model_ranks_by_meaning(tmp_path) -> None:  # noqa: ANN001
             {"id": "bread", "text": "Knead the dough and let it rise before baking."},
         ]
         client.put("/v1/collections/papers/documents", json={"documents": docs})
-        hits = client.post(SEARCH, json={"query": "what to do when someone's heart stops", "k": 3}).json()[
-            "hits"
-        ]
+        hits = client.post(SEARCH, json={"query": "what to do when someone's heart stops", "k": 3}).json()["hits"]
         assert hits[0]["id"] == "heart"
         assert client.get("/readyz").json()["dimension"] == 384
 
@@ -189,9 +179,7 @@ def test_concurrent_searches_during_writes(client: TestClient, papers: str) -> N
     def write(round_: int) -> int:
         docs = [{"id": f"doc-{i}", "text": f"rewritten {round_} quantum text {i}"} for i in range(0, 24, 2)]
         client.put("/v1/collections/papers/documents", json={"documents": docs})
-        return client.post(
-            "/v1/collections/papers/documents/delete", json={"ids": [f"new-{round_}"]}
-        ).status_code
+        return client.post("/v1/collections/papers/documents/delete", json={"ids": [f"new-{round_}"]}).status_code
 
     def read(i: int) -> int:
         response = client.post(SEARCH, json={"query": f"quantum text {i}", "k": 5, "mode": "hybrid"})

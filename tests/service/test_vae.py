@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from latent.config import get_settings
+from latent.store.feature_models import SyntheticPointRow
 from service.main import create_app
 
 TOPICS = {
@@ -84,7 +86,7 @@ def trained(client: TestClient) -> dict[str, Any]:
     error = r.json()["error"]
     assert error["code"] == "vae_not_trained"
     assert "POST /v1/collections/vae/vae" in error["message"] and "latent train-vae" in error["message"]
-    r = client.post(f"{BASE}/vae", json={"params": PARAMS})
+    r = client.post(f"{BASE}/vae", json=PARAMS)  # typed top-level fields
     assert r.status_code == 202, r.text
     job = wait(client, r.json()["id"])
     assert job["status"] == "succeeded", job
@@ -153,9 +155,7 @@ def _flagged_share(point: dict[str, Any]) -> float:
     return sum(n["id"] in FLAGGED for n in point["neighbors"]) / len(point["neighbors"])
 
 
-def test_arithmetic_with_an_attribute_direction_moves_towards_it(
-    client: TestClient, trained: dict[str, Any]
-) -> None:
+def test_arithmetic_with_an_attribute_direction_moves_towards_it(client: TestClient, trained: dict[str, Any]) -> None:
     plain = post(client, "arithmetic", {"terms": [{"sign": 1, "id": "A0"}], "k": 10})
     moved = post(
         client,
@@ -178,15 +178,11 @@ def test_bridge_is_an_ordered_path_between_the_endpoints(client: TestClient, tra
     assert 2 <= len(path) <= 6
     ts = [p["t"] for p in path]
     assert ts == sorted(ts) and len({p["id"] for p in path}) == len(path)
-    text = post(
-        client, "bridge", {"start": {"text": "violin cello piano"}, "end": {"text": "engine gear"}, "k": 4}
-    )
+    text = post(client, "bridge", {"start": {"text": "violin cello piano"}, "end": {"text": "engine gear"}, "k": 4})
     assert text["path"][0]["id"].startswith("C") and text["path"][-1]["id"].startswith("B")
 
 
-def test_save_stores_synthetic_points_not_mixed_into_search(
-    client: TestClient, trained: dict[str, Any]
-) -> None:
+def test_save_stores_synthetic_points_not_mixed_into_search(client: TestClient, trained: dict[str, Any]) -> None:
     body = post(client, "sample", {"n": 3, "seed": 5, "save": True})
     ids = [s["synthetic_id"] for s in body["samples"]]
     assert len(set(ids)) == 3
@@ -198,19 +194,20 @@ def test_save_stores_synthetic_points_not_mixed_into_search(
     ("path", "body", "status", "code"),
     [
         ("interpolate", {"start": "A0", "end": "nope", "steps": 5}, 404, "document_not_found"),
-        ("interpolate", {"start": "A0", "end": "B0", "steps": 0}, 400, "invalid_input"),
-        ("interpolate", {"start": "A0", "end": "B0", "steps": 1000}, 400, "invalid_input"),
+        ("interpolate", {"start": "A0", "end": "B0", "steps": 0}, 422, "validation_error"),  # bounded body
+        ("interpolate", {"start": "A0", "end": "B0", "steps": 1000}, 422, "validation_error"),
         ("interpolate", {"start": "A0", "end": {"vector": [0.1, 0.2]}}, 400, "dimension_mismatch"),
         ("interpolate", {"start": "A0", "end": {"id": "B0", "text": "x"}}, 400, "invalid_input"),
         ("interpolate", {"start": "A0", "end": "B0", "model": 999}, 404, "vae_model_not_found"),
         ("decode", {"z": [[0.0, 1.0]]}, 400, "dimension_mismatch"),
         ("encode", {"vectors": [[1.0] * 3]}, 400, "dimension_mismatch"),
         ("encode", {"ids": ["A0"], "texts": ["x"]}, 400, "invalid_input"),
-        ("sample", {"n": 0}, 400, "invalid_input"),
-        ("sample", {"n": 100000}, 400, "invalid_input"),
+        ("sample", {"n": 0}, 422, "validation_error"),
+        ("sample", {"n": 100000}, 422, "validation_error"),
+        ("sample", {"n": 2, "temperature": 11}, 422, "validation_error"),
         ("arithmetic", {"terms": []}, 400, "invalid_input"),
         ("arithmetic", {"terms": [{"sign": 1, "filter": {"topic": "Z"}}]}, 400, "invalid_filter"),
-        ("bridge", {"start": "A0", "end": "B0", "k": 0}, 400, "invalid_input"),
+        ("bridge", {"start": "A0", "end": "B0", "k": 0}, 422, "validation_error"),
     ],
 )
 def test_bad_input_is_a_4xx_in_the_envelope(
@@ -225,9 +222,7 @@ def test_bad_input_is_a_4xx_in_the_envelope(
     expect_error(client.post(f"{BASE}/vae/{path}", json=body), status, code)
 
 
-def test_ids_of_another_collection_do_not_exist_here(
-    client: TestClient, trained: dict[str, Any], expect_error
-) -> None:
+def test_ids_of_another_collection_do_not_exist_here(client: TestClient, trained: dict[str, Any], expect_error) -> None:
     assert client.post("/v1/collections", json={"name": "other"}).status_code == 201
     client.put("/v1/collections/other/documents", json={"documents": [{"id": "X1", "text": "apple violin"}]})
     err = expect_error(
@@ -238,6 +233,53 @@ def test_ids_of_another_collection_do_not_exist_here(
 
 
 def test_bad_training_params_fail_the_request_not_the_job(client: TestClient, expect_error) -> None:
-    expect_error(client.post(f"{BASE}/vae", json={"params": {"latent_dim": 0}}), 400, "invalid_input")
-    expect_error(client.post(f"{BASE}/vae", json={"params": {"nope": 1}}), 400, "invalid_params")
+    expect_error(client.post(f"{BASE}/vae", json={"latent_dim": 0}), 422, "validation_error")
+    expect_error(client.post(f"{BASE}/vae", json={"dropout": 0.99}), 422, "validation_error")
+    expect_error(client.post(f"{BASE}/vae", json={"prior": "uniform"}), 422, "validation_error")
+    expect_error(client.post(f"{BASE}/vae", json={"nope": 1}), 422, "validation_error")
+    expect_error(client.post(f"{BASE}/vae", json={"params": {"epochs": 3}}), 422, "validation_error")  # old shape
     expect_error(client.post("/v1/collections/missing/vae", json={}), 404, "collection_not_found")
+
+
+def test_training_body_is_typed_with_bounds_and_descriptions(client: TestClient) -> None:
+    """Every trainer parameter is a top-level field of POST …/vae, bounded and described in the OpenAPI."""
+    from latent.vae.runs import TRAINABLE
+
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["VaeCreate"]
+    assert set(schema["properties"]) == set(TRAINABLE)
+    assert schema["additionalProperties"] is False
+    for name, field in schema["properties"].items():
+        assert field.get("description"), name
+        if name == "prior":
+            continue
+        numeric = field if "type" in field else next(f for f in field["anyOf"] if f["type"] != "null")
+        assert "minimum" in numeric and "maximum" in numeric, name
+    assert schema["properties"]["epochs"]["default"] == 100
+
+
+@pytest.mark.parametrize("path", ["sample", "interpolate", "arithmetic"])
+def test_save_needs_a_write_key(client: TestClient, trained: dict[str, Any], expect_error, path: str) -> None:
+    """A read key may generate but not keep: `save: true` writes, so it needs the write scope."""
+    body = {
+        "sample": {"n": 2, "seed": 1},
+        "interpolate": {"start": "A0", "end": "B0", "steps": 3},
+        "arithmetic": {"terms": [{"id": "A0"}, {"id": "B0", "sign": -1}]},
+    }[path]
+    keys = client.app.state.keys  # type: ignore[attr-defined]
+    read, write = keys.create("read", "vae read").key, keys.create("write", "vae write").key
+    try:
+        with client.app.state.store.sessions() as s:  # type: ignore[attr-defined]
+            before = s.scalar(select(func.count()).select_from(SyntheticPointRow))
+        url = f"{BASE}/vae/{path}"
+        as_read = {"Authorization": f"Bearer {read}"}
+        assert client.post(url, json=body, headers=as_read).status_code == 200  # reading is fine
+        refused = client.post(url, json={**body, "save": True}, headers=as_read)
+        error = expect_error(refused, 403, "insufficient_scope")
+        assert error["details"] == {"scope": "read", "required": "write"}
+        with client.app.state.store.sessions() as s:  # type: ignore[attr-defined]
+            assert s.scalar(select(func.count()).select_from(SyntheticPointRow)) == before  # nothing written
+        saved = client.post(url, json={**body, "save": True}, headers={"Authorization": f"Bearer {write}"})
+        assert saved.status_code == 200, saved.text
+    finally:
+        for key in (read, write):
+            keys.revoke(key)

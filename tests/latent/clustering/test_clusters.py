@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from latent.clustering.model import Cancelled, ClusterModel, describe_clusters
+from latent.clustering.model import ClusterModel, describe_clusters
 from latent.clustering.terms import class_tfidf, tokenize, top_terms
 from latent.embedder.fake import FakeEncoder
 from latent.errors import Conflict, DimensionMismatch, InvalidInput
+from latent.jobs import JobCancelled
 
 TOPICS = {
     "astronomy": "galaxy telescope planet orbit comet nebula star asteroid supernova eclipse "
@@ -161,12 +162,12 @@ def test_bad_input_and_params_raise_domain_errors(corpus):
 def test_progress_and_cancellation(corpus):
     _, X, _ = corpus
     stages: list[tuple[str, float]] = []
-    ClusterModel(k_range=(2, 4)).fit(X, progress=lambda stage, done: stages.append((stage, done)))
+    ClusterModel(k_range=(2, 4)).fit(X, progress=lambda done, stage: stages.append((stage, done)))
     assert [s for s, _ in stages if s == "choose-k"] == ["choose-k"] * 3
     assert stages[-1] == ("done", 1.0)
     model = ClusterModel(k=3).fit(X)
     before = model.labels_.copy()
     calls = iter(range(100))
-    with pytest.raises(Cancelled):  # stop at the second check: after k-means, before the silhouette
+    with pytest.raises(JobCancelled):  # stop at the second check: after k-means, before the silhouette
         model.fit(X[:30], should_stop=lambda: next(calls) >= 1)
     np.testing.assert_array_equal(model.labels_, before)  # a cancelled fit leaves the last one intact

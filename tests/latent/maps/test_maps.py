@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from latent.clustering.model import Cancelled
 from latent.errors import Conflict, DimensionMismatch, InvalidInput, NotFound
+from latent.jobs import JobCancelled
 from latent.maps.align import displacement, procrustes
 from latent.maps.model import LatentMap, quality
 
@@ -148,7 +148,7 @@ def test_sampled_fit_places_the_rest_with_transform(data):
     X, truth = data
     stages: list[str] = []
     sampled = LatentMap(sample=120, batch_size=50, random_state=1).fit(
-        X, progress=lambda stage, done: stages.append(stage)
+        X, progress=lambda done, stage: stages.append(stage)
     )
     assert len(sampled.sample_index_) == 120 and sampled.embedding_.shape == (len(X), 2)
     assert stages == ["umap-fit", "umap-transform", "umap-transform", "umap-transform", "done"]
@@ -186,5 +186,5 @@ def test_bad_input_raises_domain_errors(data, fitted):
         fitted.transform(np.ones((2, 5)))
     with pytest.raises(Conflict):
         LatentMap().transform(X)
-    with pytest.raises(Cancelled):
+    with pytest.raises(JobCancelled):
         LatentMap().fit(X, should_stop=lambda: True)

@@ -74,9 +74,7 @@ def test_positive_topic_first_negative_topic_last(corpus, strategy):
     pos = [corpus.example(_a(corpus, 0)), corpus.example(_a(corpus, 1))]
     neg_id = int(corpus.ids_of("B")[0])
     exclude = np.array([_a(corpus, 0), _a(corpus, 1), neg_id])
-    result = corpus.run(
-        pos, [corpus.example(neg_id)], k=len(corpus.ids), strategy=strategy, exclude_ids=exclude
-    )
+    result = corpus.run(pos, [corpus.example(neg_id)], k=len(corpus.ids), strategy=strategy, exclude_ids=exclude)
     topics = [corpus.topic(h.id) for h in result.hits]
     assert len(topics) == len(corpus.ids) - 3
     assert topics[: PER_TOPIC - 2] == ["A"] * (PER_TOPIC - 2)
@@ -301,7 +299,7 @@ def test_validation_errors(corpus):
         corpus.run(pos, [], k=0)
     with pytest.raises(DimensionMismatch) as err:
         corpus.run([Example("vector#0", np.ones(DIM + 1, np.float32))], [], k=5)
-    assert err.value.details == {"expected": DIM, "got": DIM + 1}
+    assert err.value.details["expected"] == DIM and err.value.details["got"] == DIM + 1
     with pytest.raises(DimensionMismatch):
         neighbors_batch(corpus.index, {1: np.ones(3)}, k=2)
     with pytest.raises(InvalidInput, match="weight"):

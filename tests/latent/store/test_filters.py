@@ -65,9 +65,7 @@ def test_every_operator_is_covered():
 
 @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
 def test_filters_apply_to_every_search_mode(meta, mode):
-    hits = search(
-        meta, "document about things", options=SearchOptions(k=10, mode=mode, filter={"lang": "en"})
-    )
+    hits = search(meta, "document about things", options=SearchOptions(k=10, mode=mode, filter={"lang": "en"}))
     assert {h.id for h in hits} == {"a", "c", "e"}
 
 

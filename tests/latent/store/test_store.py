@@ -169,9 +169,7 @@ def _damage(path, how: str, old_copy) -> None:
 
 
 @pytest.mark.parametrize("how", ["deleted", "truncated", "corrupted", "garbage", "older-seq"])
-def test_stale_or_broken_index_file_is_rebuilt_or_replayed(
-    settings, open_store, capsys, monkeypatch, tmp_path, how
-):
+def test_stale_or_broken_index_file_is_rebuilt_or_replayed(settings, open_store, capsys, monkeypatch, tmp_path, how):
     store = open_store(settings)
     collection = store.create_collection("papers")
     collection.upsert(topical(12))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from latent.errors import Conflict, DimensionMismatch, InvalidInput, NotFound
-from latent.vae import TextVAE, TrainingCancelled
+from latent.jobs import JobCancelled
+from latent.vae import TextVAE
 
 DIM = 32
 CLUSTERS = 6
@@ -43,8 +44,8 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def fitted(data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> TextVAE:
     x, _, _ = data
-    reports: list[dict] = []
-    model = small_vae().fit(x, progress=reports.append)
+    reports: list[tuple[float, str]] = []
+    model = small_vae().fit(x, progress=lambda done, message: reports.append((done, message)))
     model.test_reports = reports  # type: ignore[attr-defined]
     return model
 
@@ -63,12 +64,15 @@ def test_fit_reaches_quality_bar_and_reports_metrics(fitted: TextVAE) -> None:
     assert fitted.dimension_ == DIM
 
 
-def test_progress_called_once_per_epoch_with_the_documented_keys(fitted: TextVAE) -> None:
+def test_progress_called_once_per_epoch_and_the_figures_kept_in_history(fitted: TextVAE) -> None:
     reports = fitted.test_reports  # type: ignore[attr-defined]
-    assert [r["epoch"] for r in reports] == list(range(1, 41))
-    assert set(reports[0]) == {"epoch", "epochs", "loss", "recon_cosine", "kl", "val_recon_cosine"}
-    assert all(r["epochs"] == 40 for r in reports)
-    assert reports[-1]["val_recon_cosine"] > reports[0]["val_recon_cosine"]
+    assert [done for done, _ in reports] == pytest.approx([e / 40 for e in range(1, 41)])  # (fraction, message)
+    assert reports[0][1].startswith("epoch 1/40 loss ") and "val_recon_cosine" in reports[-1][1]
+    history = fitted.history_
+    assert [r["epoch"] for r in history] == list(range(1, 41))
+    assert set(history[0]) == {"epoch", "epochs", "loss", "recon_cosine", "kl", "val_recon_cosine"}
+    assert all(r["epochs"] == 40 for r in history)
+    assert history[-1]["val_recon_cosine"] > history[0]["val_recon_cosine"]
 
 
 def test_encode_decode_shapes_and_unit_length(fitted: TextVAE, data) -> None:
@@ -206,7 +210,7 @@ def test_should_stop_cancels_and_leaves_the_model_unfitted(data) -> None:
         return len(calls) > 2
 
     model = small_vae(epochs=10)
-    with pytest.raises(TrainingCancelled) as info:
+    with pytest.raises(JobCancelled) as info:
         model.fit(x[:200], should_stop=stop)
     assert info.value.details == {"epoch": 2, "epochs": 10}
     assert not model.is_fitted
