@@ -130,7 +130,10 @@ class ApiKeys:
         text = str(key)
         if text.startswith(KEY_PREFIX):
             text = text[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
-        clause = ApiKeyRow.id == int(text) if text.isdigit() else ApiKeyRow.prefix == text
+        # A hex prefix can be all decimal digits (0.35% of keys): 12 characters always name a prefix
+        # (a whole key is cut to its prefix above); a shorter or longer number is an id.
+        by_id = text.isdigit() and len(text) != _PREFIX_CHARS
+        clause = ApiKeyRow.id == int(text) if by_id else ApiKeyRow.prefix == text
         with self.sessions() as s, s.begin():
             row = s.scalar(select(ApiKeyRow).where(clause))
             if row is None:

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         1.0, ge=0, description="How long the server reuses its check of whether any API key exists."
     )
+    query_batch_wait_ms: float = Field(
+        1.5,
+        ge=0,
+        le=50,
+        description="Longest a query text waits for others to share its encoder call (0: no batching). "
+        "A query alone never waits.",
+    )
+    query_batch_max: int = Field(32, ge=1, le=256, description="Most query texts coalesced into one encoder call.")
+    query_cache_size: int = Field(
+        10_000, ge=0, le=10_000_000, description="Query vectors kept, by (model, backend, text), LRU (0: no cache)."
+    )
     faiss_threads: int = Field(
         1, ge=1, description="OpenMP threads per FAISS search (requests and batches already run in parallel)."
     )

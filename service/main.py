@@ -52,8 +52,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     threadpool_limits(settings.faiss_threads, user_api="blas")
     store = await run_in_threadpool(Store, settings)
     try:
-        app.state.encoder = encoder = await run_in_threadpool(store.encoder)
+        encoder = await run_in_threadpool(store.encoder)
         await run_in_threadpool(encoder.encode, ["warm up"])  # first call pays lazy init, not a user
+        app.state.encoder = store.query_encoder()  # the same encoder behind the query cache and batcher
         app.state.keys = ApiKeys(store.sessions, cache_seconds=settings.auth_cache_seconds)
         app.state.store = store
         app.state.jobs = JobManager(store.sessions)

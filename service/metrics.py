@@ -34,6 +34,26 @@ class StoreCollector(Collector):
             vecs.add_metric([info.name], info.chunks)
         yield docs
         yield vecs
+        yield from serving_metrics(self.store.serving.stats())
+
+
+def serving_metrics(stats: dict) -> Iterator[Metric]:
+    """The query cache's hit rate and the batcher's coalescing, from the store's serving encoders."""
+    cache = stats["cache"]
+    if cache is not None:
+        for key in ("hits", "misses", "size", "evictions"):
+            yield GaugeMetricFamily(f"latent_query_cache_{key}", f"Query vector cache {key}.", value=cache[key])
+        yield GaugeMetricFamily(
+            "latent_query_cache_hit_rate", "Share of query texts answered from the cache.", value=cache["hit_rate"]
+        )
+    batching = stats["batching"]
+    yield GaugeMetricFamily(
+        "latent_query_batch_calls", "Small encode calls that went through the batcher.", value=batching["calls"]
+    )
+    yield GaugeMetricFamily("latent_query_batches", "Encoder calls the batcher made.", value=batching["batches"])
+    yield GaugeMetricFamily(
+        "latent_query_batch_mean_size", "Mean texts per batched encoder call.", value=batching["mean_batch_size"]
+    )
 
 
 class Metrics:

@@ -10,7 +10,6 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from latent.embedder.agreement import AgreedEncoder
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
 from latent.ingest import planning
@@ -100,9 +99,10 @@ class Collection:
 
     def _query_info(self) -> dict[str, Any]:
         """The query backend and its measured agreement, when queries use another backend than writes."""
-        if not isinstance(self.query_encoder, AgreedEncoder):
+        report = getattr(self.query_encoder, "report", None)  # an AgreedEncoder, behind the store's batcher
+        if report is None:
             return {}
-        return {"query_backend": self.query_encoder.backend, "backend_agreement": self.query_encoder.report()}
+        return {"query_backend": self.query_encoder.backend, "backend_agreement": report()}
 
     def get(self, external_id: str) -> DocumentRecord:
         found = self.get_many([external_id])

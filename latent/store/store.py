@@ -20,6 +20,7 @@ from latent.embedder.agreement import (
     even_sample,
 )
 from latent.embedder.choice import resolve_backend
+from latent.embedder.serving import ServingEncoders
 from latent.errors import CollectionNotFound, Conflict, InvalidInput
 from latent.records import CollectionInfo
 from latent.store import reads, schema  # noqa: F401  (registers every table on the one MetaData)
@@ -48,6 +49,7 @@ class Store:
     def __init__(self, settings: Settings):
         _check_query_backend(settings.query_backend)
         self.settings = settings
+        self.serving = ServingEncoders(settings)
         settings.home.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.resolved_database_url)
         migrate(self.engine)
@@ -78,7 +80,12 @@ class Store:
 
     # ----- collections -------------------------------------------------------------------------
     def encoder(self, model: str | None = None, backend: str | None = None) -> Encoder:
+        """The process-wide encoder for (model, backend): what documents are written with."""
         return load_encoder(self.settings, model=model, backend=backend)
+
+    def query_encoder(self, model: str | None = None, backend: str | None = None) -> Encoder:
+        """The same encoder for query texts: behind this store's query-vector cache and batcher."""
+        return self.serving.wrap(self.encoder(model, backend))
 
     def create_collection(
         self,
@@ -183,6 +190,7 @@ class Store:
                     lambda: self._measure_agreement(*key),
                     row.name,
                 )
+            collection.query_encoder = self.serving.wrap(collection.query_encoder)
             self._open[name] = collection
             return collection
 

@@ -24,7 +24,7 @@ def _encoder(store: StoreDep, default: Encoder, collection: str | None) -> tuple
     if collection is None:
         return default, None
     c = store.collection(collection)
-    return c.encoder, c.chunk_tokens
+    return store.query_encoder(c.model, c.backend), c.chunk_tokens
 
 
 @router.post("/embed", name="embed", dependencies=[Read])

@@ -78,3 +78,14 @@ def test_invalid_scope(keys: ApiKeys) -> None:
     with pytest.raises(InvalidInput) as info:
         keys.create("superuser")
     assert info.value.code == "invalid_scope"
+
+
+def test_revoke_a_key_whose_prefix_is_all_digits(keys: ApiKeys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hex prefix can be all decimal digits (about 1 key in 290): it is still found, by key or by prefix."""
+    import latent.auth as auth
+
+    digits = iter(["478347275578", "000000000001"])
+    monkeypatch.setattr(auth.secrets, "token_hex", lambda n: next(digits) if n == 6 else "ab" * n)
+    by_key, by_prefix = keys.create("read"), keys.create("read")
+    assert keys.revoke(by_key.key).id == by_key.info.id
+    assert keys.revoke(by_prefix.info.prefix).id == by_prefix.info.id  # "000000000001" is no key's id

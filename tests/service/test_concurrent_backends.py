@@ -44,8 +44,12 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, model_cache: Path, sm
 
     from service.main import create_app
 
-    settings = get_settings(
-        home=tmp_path / "home", model="all-MiniLM-L6-v2", backend=request.param, model_cache=model_cache
+    settings = get_settings(  # no query cache: every request must reach the encoder (batched, as served)
+        home=tmp_path / "home",
+        model="all-MiniLM-L6-v2",
+        backend=request.param,
+        model_cache=model_cache,
+        query_cache_size=0,
     )
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -78,14 +82,19 @@ def concurrently(url: str, path: str, bodies: list[dict]) -> list[httpx.Response
 
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"], indirect=True)
-def test_sixteen_clients_get_no_errors_and_sequential_vectors(server: str) -> None:
+def test_sixteen_clients_get_no_errors_and_sequential_vectors(server: str, request: pytest.FixtureRequest) -> None:
+    backend = request.node.callspec.params["server"]
     bodies = [{"texts": [QUERIES[i % len(QUERIES)]]} for i in range(REQUESTS)]
     with httpx.Client(base_url=server, timeout=120) as http:
         alone = {q: http.post("/v1/embed", json={"texts": [q]}).json()["vectors"][0] for q in QUERIES}
     embedded = concurrently(server, "/v1/embed", bodies)
     assert [r.status_code for r in embedded] == [200] * REQUESTS
     for body, response in zip(bodies, embedded, strict=True):
-        np.testing.assert_allclose(response.json()["vectors"][0], alone[body["texts"][0]], atol=1e-5)
+        got, want = np.asarray(response.json()["vectors"][0]), np.asarray(alone[body["texts"][0]])
+        if backend.endswith("int8"):  # static int8 in a padded batch: measured min cosine 0.9997
+            assert float(got @ want) > 0.999
+        else:
+            np.testing.assert_allclose(got, want, atol=1e-5)
 
     searches = concurrently(
         server, "/v1/collections/papers/search", [{"query": QUERIES[i % len(QUERIES)], "k": 3} for i in range(REQUESTS)]

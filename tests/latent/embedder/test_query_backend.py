@@ -9,6 +9,7 @@ from helpers.corpora import topical
 from latent.config import get_settings
 from latent.embedder.agreement import AgreedEncoder, backend_agreement, even_sample
 from latent.embedder.fake import FakeEncoder
+from latent.embedder.serving import unwrap
 from latent.errors import BackendMismatch, DimensionMismatch, InvalidInput
 from latent.recommend.runs import recommend_documents
 from latent.search import SearchOptions, neighbors, search
@@ -111,14 +112,14 @@ def test_unknown_query_backend_fails_at_start(make_settings) -> None:
 
 def test_without_query_backend_queries_use_the_write_encoder(store: Store) -> None:
     c = store.create_collection("papers")
-    assert c.query_encoder is c.encoder
+    assert unwrap(c.query_encoder) is c.encoder  # behind the store's query cache and batcher
     info = c.info()
     assert info.query_backend is None and info.backend_agreement is None
 
 
 def test_query_backend_equal_to_the_collections_changes_nothing(open_store, make_settings) -> None:
     c = open_store(make_settings(query_backend="torch")).create_collection("papers")
-    assert c.query_encoder is c.encoder and c.info().query_backend is None
+    assert unwrap(c.query_encoder) is c.encoder and c.info().query_backend is None
 
 
 def test_agreeing_backend_serves_queries(open_store, make_settings) -> None:
