@@ -106,11 +106,14 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
-def start_server(home: Path, model: str, port: int, threads: int | None = None) -> subprocess.Popen:
-    """`uvicorn service.main:create_app` on this home, returned once /readyz answers."""
+def start_server(
+    home: Path, model: str, port: int, threads: int | None = None, settings: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`uvicorn service.main:create_app` on this home, returned once /readyz answers; `settings` are
+    extra LATENT_* environment variables (e.g. {"LATENT_QUERY_BATCH_WAIT_MS": "0"})."""
     import httpx
 
-    env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model}
+    env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model, **(settings or {})}
     if threads is not None:
         env["LATENT_THREADS"] = str(threads)
     command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host", "127.0.0.1"]

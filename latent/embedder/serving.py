@@ -20,6 +20,10 @@ from latent.embedder.query_cache import CachedEncoder, QueryVectorCache
 # torch answers up to 8 texts with one plain forward pass (SentenceTransformerEncoder._encode_small) and
 # bigger batches through sentence-transformers' slower encode loop: coalesce at most 8 there.
 TORCH_BATCH = 8
+# Dynamic int8 scales activations by each batch's own range, so a query's vector would depend on the
+# strangers batched with it (cosine to its lone vector as low as 0.992, measured): never coalesced. Static
+# int8 (openvino-int8) has fixed scales; batching changes its rows only by padding effects (>= 0.9997).
+UNBATCHED_BACKENDS = frozenset({"onnx-int8"})
 
 
 class ServingEncoders:
@@ -38,7 +42,7 @@ class ServingEncoders:
                 return known[1]
             outer: Encoder = inner
             batcher = None
-            if self.settings.query_batch_wait_ms > 0:
+            if self.settings.query_batch_wait_ms > 0 and getattr(inner, "backend", None) not in UNBATCHED_BACKENDS:
                 limit = self.settings.query_batch_max
                 if getattr(inner, "backend", None) == "torch":
                     limit = min(limit, TORCH_BATCH)
