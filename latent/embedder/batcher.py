@@ -21,11 +21,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any
 
 import numpy as np
 
-from latent.embedder.base import Encoder, Tokenized
+from latent.embedder.base import Encoder
+from latent.embedder.wrapper import EncoderWrapper
 
 # A follower wakes this often even without news, so an exception injected into its thread (a cancelled
 # request) is raised promptly: a thread blocked in a bare lock acquire never sees one.
@@ -48,7 +48,7 @@ class _Request:
         self.abandoned = False  # its caller stopped waiting (interrupted); nobody reads its rows
 
 
-class CoalescingEncoder:
+class CoalescingEncoder(EncoderWrapper):
     """An `Encoder` that batches concurrent small calls into one call of the encoder it wraps.
 
     Calls of more than `max_texts_per_call` texts (indexing batches) go straight to the inner encoder: they
@@ -79,7 +79,7 @@ class CoalescingEncoder:
     ) -> None:
         if max_wait_ms < 0 or max_batch < 1 or max_texts_per_call < 1 or (max_concurrent_batches or 1) < 1:
             raise ValueError("max_wait_ms must be >= 0; max_batch, max_texts_per_call, max_concurrent_batches >= 1")
-        self.inner = inner
+        super().__init__(inner)
         self.max_wait_s = max_wait_ms / 1000.0
         self.max_batch = max_batch
         self.max_texts_per_call = max_texts_per_call
@@ -100,36 +100,6 @@ class CoalescingEncoder:
             "retries": 0,
             "max_batch": 0,
         }
-
-    # The protocol's attributes are the inner encoder's; anything else (model, encode_ids, serialise,
-    # report) is looked up on it too, so the wrapper can stand wherever the encoder stood.
-    @property
-    def model_name(self) -> str:
-        return self.inner.model_name
-
-    @property
-    def backend(self) -> str:
-        return self.inner.backend
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_seq_length(self) -> int:
-        return self.inner.max_seq_length
-
-    @property
-    def special_tokens(self) -> int:
-        return self.inner.special_tokens
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "inner":  # copy/pickle probe before __init__ ran
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def tokenize(self, texts: list[str]) -> list[Tokenized]:
-        return self.inner.tokenize(texts)
 
     def stats(self) -> dict[str, float | int]:
         """Counters for /metrics: coalesced calls, inner batches, texts in them, and the mean batch size."""

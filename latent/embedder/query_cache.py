@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
 
 import numpy as np
 
-from latent.embedder.base import Encoder, Tokenized
+from latent.embedder.base import Encoder
+from latent.embedder.wrapper import EncoderWrapper
 
 CacheKey = tuple[str, str, str]  # (model, backend, text)
 
@@ -100,7 +100,7 @@ class QueryVectorCache:
         }
 
 
-class CachedEncoder:
+class CachedEncoder(EncoderWrapper):
     """An `Encoder` whose small calls (queries) are answered from a `QueryVectorCache`, encoding only misses.
 
     Calls of more than `max_texts_per_call` texts (indexing batches) bypass the cache: documents rarely
@@ -119,37 +119,9 @@ class CachedEncoder:
         max_entries: int = 10_000,
         max_texts_per_call: int = 8,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache if cache is not None else QueryVectorCache(max_entries)
         self.max_texts_per_call = max_texts_per_call
-
-    @property
-    def model_name(self) -> str:
-        return self.inner.model_name
-
-    @property
-    def backend(self) -> str:
-        return self.inner.backend
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_seq_length(self) -> int:
-        return self.inner.max_seq_length
-
-    @property
-    def special_tokens(self) -> int:
-        return self.inner.special_tokens
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "inner":  # copy/pickle probe before __init__ ran
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def tokenize(self, texts: list[str]) -> list[Tokenized]:
-        return self.inner.tokenize(texts)
 
     def stats(self) -> dict[str, float | int]:
         return self.cache.stats()

@@ -16,6 +16,7 @@ from latent.config import Settings
 from latent.embedder.base import Encoder
 from latent.embedder.batcher import CoalescingEncoder
 from latent.embedder.query_cache import CachedEncoder, QueryVectorCache
+from latent.embedder.wrapper import EncoderWrapper
 
 # torch answers up to 8 texts with one plain forward pass (SentenceTransformerEncoder._encode_small) and
 # bigger batches through sentence-transformers' slower encode loop: coalesce at most 8 there.
@@ -74,6 +75,6 @@ class ServingEncoders:
 
 def unwrap(encoder: Encoder) -> Encoder:
     """The loaded encoder under any serving wrappers (what a collection's queries really run on)."""
-    while isinstance(encoder, CachedEncoder | CoalescingEncoder):
+    while isinstance(encoder, EncoderWrapper):
         encoder = encoder.inner
     return encoder
