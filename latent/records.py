@@ -122,3 +122,4 @@ class Hit:
     vector: list[float] | None = None
     scores: dict[str, float] = field(default_factory=dict)  # per-mode scores for hybrid
     cluster: int | None = None  # in the collection's newest clustering, when it has one
+    explanation: dict[str, Any] | None = None  # recommendations: which examples made it rank, and how much

@@ -15,8 +15,7 @@ import numpy as np
 
 from latent.errors import DocumentNotFound, InvalidInput
 from latent.recommend.documents import DocumentIndex, row_ids
-from latent.recommend.strategies import Example, neighbors_batch, recommend
-from latent.recommend.strategies import Hit as CoreHit
+from latent.recommend.strategies import Example, Scored, neighbors_batch, recommend
 from latent.records import Hit
 from latent.store.collection import Collection
 from latent.vectors import as_vector
@@ -38,22 +37,8 @@ class ExampleSpec:
 
 
 @dataclass(slots=True)
-class RecommendHit:
-    """One recommended document; `explanation` = {"positive": [entry…], "negative": [entry] or []}."""
-
-    id: str
-    score: float
-    rank: int
-    title: str | None
-    explanation: dict[str, list[dict[str, Any]]]
-    text: str | None = None
-    metadata: dict[str, Any] | None = None
-    vector: list[float] | None = None
-
-
-@dataclass(slots=True)
 class Recommendation:
-    hits: list[RecommendHit]
+    hits: list[Hit]
     missing: list[str] = field(default_factory=list)  # stored ids that did not exist (missing="ignore")
     diversity: dict[str, float | None] = field(
         default_factory=lambda: {"mean_pairwise_similarity": None, "without_diversity": None}
@@ -231,11 +216,11 @@ def _examples(
     return examples
 
 
-def _enrich(index: DocumentIndex, hits: Sequence[CoreHit], flags: Flags, annotate: Annotate) -> list[RecommendHit]:
+def _enrich(index: DocumentIndex, hits: Sequence[Scored], flags: Flags, annotate: Annotate) -> list[Hit]:
     """Core hits (row ids) -> documents; a document deleted since the search is dropped, ranks close up."""
     external = index.external_ids(h.id for h in hits)
     records = {r.id: r for r in index.collection.get_many(list(external.values()))}
-    out: list[RecommendHit] = []
+    out: list[Hit] = []
     for hit in hits:
         record = records.get(external.get(hit.id, ""))
         if record is None:
@@ -247,7 +232,7 @@ def _enrich(index: DocumentIndex, hits: Sequence[CoreHit], flags: Flags, annotat
         }
         vector = index.vectors(np.asarray([hit.id]))[0].tolist() if flags.with_vector else None
         out.append(
-            RecommendHit(
+            Hit(
                 id=record.id,
                 score=hit.score,
                 rank=len(out) + 1,

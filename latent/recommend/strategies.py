@@ -35,7 +35,7 @@ __all__ = [
     "STRATEGIES",
     "Event",
     "Example",
-    "Hit",
+    "Scored",
     "RecommendResult",
     "neighbors_batch",
     "profile_examples",
@@ -51,8 +51,10 @@ MAX_SEED_EXAMPLES = 64
 
 
 @dataclass(slots=True)
-class Hit:
-    """One recommendation; `rank` is 1-based. Under diversity the order is MMR's, `score` stays relevance."""
+class Scored:
+    """One recommended vector row (the caller turns it into a document `Hit`); `rank` is 1-based.
+
+    Under diversity the order is MMR's, `score` stays relevance."""
 
     id: int
     score: float
@@ -62,7 +64,7 @@ class Hit:
 
 @dataclass(slots=True)
 class RecommendResult:
-    hits: list[Hit]
+    hits: list[Scored]
     strategy: str
     diversity: float
     candidates: int  # how many candidates were rescored exactly
@@ -147,7 +149,7 @@ def recommend(
     chosen = mmr(scores, vectors, k, 1.0 - float(diversity)) if diversity > 0 else plain
     explanations = explain(strategy, pos, neg, vectors[chosen])
     hits = [
-        Hit(id=int(ids[i]), score=float(scores[i]), rank=rank, explanation=explanation)
+        Scored(id=int(ids[i]), score=float(scores[i]), rank=rank, explanation=explanation)
         for rank, (i, explanation) in enumerate(zip(chosen, explanations, strict=True), start=1)
     ]
     report = {

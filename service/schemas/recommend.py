@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from latent.recommend.profiles import EventInput, Profile, ProfileEvent
-from latent.recommend.runs import ExampleSpec, Flags, Recommendation, RecommendHit
+from latent.recommend.runs import ExampleSpec, Flags, Recommendation
+from latent.records import Hit
 from service.schemas.common import Strict
 from service.schemas.search import HitPublic
 
@@ -108,7 +109,7 @@ class RecommendHitPublic(BaseModel):
     vector: list[float] | None = None
 
     @classmethod
-    def of(cls, hit: RecommendHit, flags: Flags) -> RecommendHitPublic:
+    def of(cls, hit: Hit, flags: Flags) -> RecommendHitPublic:
         fields: dict[str, Any] = {
             "id": hit.id,
             "score": hit.score,
