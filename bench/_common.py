@@ -107,17 +107,22 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
 
 
 def start_server(
-    home: Path, model: str, port: int, threads: int | None = None, settings: dict[str, str] | None = None
+    home: Path,
+    model: str,
+    port: int,
+    threads: int | None = None,
+    settings: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> subprocess.Popen:
-    """`uvicorn service.main:create_app` on this home, returned once /readyz answers; `settings` are
-    extra LATENT_* environment variables (e.g. {"LATENT_QUERY_BATCH_WAIT_MS": "0"})."""
+    """`uvicorn service.main:create_app` on this home (with `workers` processes), returned once /readyz
+    answers; `settings` are extra LATENT_* environment variables (e.g. {"LATENT_QUERY_BATCH_WAIT_MS": "0"})."""
     import httpx
 
     env = {**os.environ, "LATENT_HOME": str(home), "LATENT_MODEL": model, **(settings or {})}
     if threads is not None:
         env["LATENT_THREADS"] = str(threads)
     command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command += ["--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--blocks", type=int, default=6, help="query blocks the sides take turns on")
     parser.add_argument("--no-server", action="store_true", help="in-process sides only (no uvicorn)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="also a batched server with this many uvicorn workers (0: none)"
+    )
     parser.add_argument("--results", default="search", help="results file: bench/results/NAME.json")
     args = parser.parse_args(argv)
 
@@ -277,6 +280,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ports.append(free_port())
             servers.append(start_server(home, settings.model, ports[-1], settings.threads, extra))
             sides[f"server /search ({label})"] = http_side(ports[-1], name, args.k, args.mode, expected)
+        if args.workers > 1:  # what `latent serve --workers N` does: N processes, each with its own model
+            extra = {"LATENT_QUERY_CACHE_SIZE": "0", "LATENT_BACKEND": collection.backend}
+            ports.append(free_port())
+            servers.append(start_server(home, settings.model, ports[-1], settings.threads, extra, args.workers))
+            sides[f"server /search ({BATCHED}, {args.workers} workers)"] = http_side(
+                ports[-1], name, args.k, args.mode, expected
+            )
         server, port = servers[0], ports[0]
     rows: list[dict[str, Any]] = []
     batching: dict[str, Any] = {"errors": 0, "table": {}}
@@ -314,6 +324,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if ratio is not None:
         print(f"server (batched) / in-process p50 at concurrency {levels[0]}: {ratio:.2f} (goal <= 1.15)")
         print(f"server batched / unbatched queries/s at concurrency {max(levels)}: {speedup:.2f} (goal >= 2)")
+        if args.workers > 1:
+            many = by[(max(levels), f"server /search ({BATCHED}, {args.workers} workers)")]["qps"]
+            one = by[(max(levels), f"server /search ({BATCHED})")]["qps"]
+            print(f"{args.workers} workers / 1 worker queries/s at concurrency {max(levels)}: {many / one:.2f}")
     print(f"errors: {errors}")
     payload = {
         "config": {

@@ -24,7 +24,7 @@ from latent.records import (
     UpsertResult,
 )
 from latent.store import reads
-from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
+from latent.store.feature_models import ClusterAssignmentRow
 from latent.store.filters import FilterCompiler
 from latent.store.fts import bm25_ranking
 from latent.store.locks import WriterLock
@@ -196,8 +196,8 @@ class Collection:
 
     # ----- clusters (the newest clustering run of the collection) ------------------------------
     def newest_clustering_query(self) -> Any:
-        """The one "newest clustering" query (its id, NULL without one); every feature that reads it uses this."""
-        return select(func.max(ClusteringRow.id)).where(ClusteringRow.collection_id == self.id)
+        """The newest clustering's id (NULL without one); every feature that reads it uses this."""
+        return reads.newest_clustering(self.id)
 
     def newest_clustering_id(self) -> int | None:
         """The id of the collection's newest clustering run, None without one."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, func, select
+from sqlalchemy import Engine, Row, Select, bindparam, func, select
 
 from latent.store.feature_models import ClusterAssignmentRow, ClusteringRow
 from latent.store.models import ChunkRow, CollectionRow, DocumentRow
@@ -21,11 +21,13 @@ RECORD_COLUMNS = "external_id title text metadata_ chunk_count token_count conte
 
 COLLECTION_IDENTITY = select(CollectionRow.id, CollectionRow.created_at).where(CollectionRow.name == bindparam("name"))
 
-NEWEST_CLUSTERING = (
-    select(func.max(ClusteringRow.id))
-    .where(ClusteringRow.collection_id == bindparam("collection_id"))
-    .scalar_subquery()
-)
+
+def newest_clustering(collection_id: Any) -> Select[Any]:
+    """The one "newest clustering" query: its id, NULL without one (for an id or a bound parameter)."""
+    return select(func.max(ClusteringRow.id)).where(ClusteringRow.collection_id == collection_id)
+
+
+NEWEST_CLUSTERING = newest_clustering(bindparam("collection_id")).scalar_subquery()
 # The change sequence (for the index catch-up) and the newest clustering, in one round trip.
 READ_STATE = select(CollectionRow.seq, NEWEST_CLUSTERING).where(CollectionRow.id == bindparam("collection_id"))
 
