@@ -188,7 +188,8 @@ def _prepare(model_path: Path, model_name: str, backend: str, cache_dir: Path) -
         if not (root / OPENVINO_INT8_FILE).exists():
             from latent.embedder.ov_quantize import calibration_texts, quantize_openvino_int8
 
-            quantize_openvino_int8(root, OPENVINO_FILE, root / OPENVINO_INT8_FILE, calibration_texts())
+            with _quiet_export_advice():  # it loads the fp32 export, which optimum would warn about
+                quantize_openvino_int8(root, OPENVINO_FILE, root / OPENVINO_INT8_FILE, calibration_texts())
         return root, OPENVINO_INT8_FILE
     root = export_root(cache_dir, model_path, model_name, "onnx")
     _ensure_export(model_path, root, "onnx", FP32_FILE)
