@@ -27,6 +27,7 @@ from service.routes import (
     health,
     jobs,
     maps,
+    openai_embeddings,
     profiles,
     recommend,
     search,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ui.router)
     for module in (collections, documents, search, embed, jobs, recommend, profiles, clusterings, maps, vae):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(openai_embeddings.router)  # OpenAI's error shape, declared by the router itself
     # Added last = outermost: metrics see the final status of every request, 413s and 500s included.
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
