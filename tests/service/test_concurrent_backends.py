@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from helpers.server import serving
 
 from latent.config import get_settings
 
@@ -32,16 +31,8 @@ DOCS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(request: pytest.FixtureRequest, tmp_path: Path, model_cache: Path, small_calibration) -> Iterator[str]:
-    import uvicorn
-
     from service.main import create_app
 
     settings = get_settings(  # no query cache: every request must reach the encoder (batched, as served)
@@ -51,21 +42,11 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, model_cache: Path, sm
         model_cache=model_cache,
         query_cache_size=0,
     )
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "uvicorn did not start"
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url, timeout=120) as http:
-        assert http.post("/v1/collections", json={"name": "papers"}).status_code == 201
-        assert http.put("/v1/collections/papers/documents", json={"documents": DOCS}).status_code == 200
-    yield url
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            assert http.post("/v1/collections", json={"name": "papers"}).status_code == 201
+            assert http.put("/v1/collections/papers/documents", json={"documents": DOCS}).status_code == 200
+        yield url
 
 
 def concurrently(url: str, path: str, bodies: list[dict]) -> list[httpx.Response]:

@@ -7,9 +7,6 @@ the API keeps Latent's envelope.
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +16,7 @@ import numpy as np
 import openai
 import pytest
 from fastapi import FastAPI
+from helpers.server import serving
 from openai import OpenAI
 
 from latent.config import Settings
@@ -43,30 +41,13 @@ class Server:
         return np.asarray(response.json()["vectors"], dtype=np.float32)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(make_settings: Callable[..., Settings]) -> Iterator[Server]:
-    import uvicorn
-
     from service.main import create_app
 
     app = create_app(make_settings(max_batch_texts=MAX_TEXTS))
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert instance.started, "uvicorn did not start"
-    yield Server(f"http://127.0.0.1:{port}", app)
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield Server(url, app)
 
 
 def vectors(response: Any) -> np.ndarray:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.server import serving
 from helpers.topics import topic_docs
 
 from latent.clustering.runs import run_clustering
@@ -45,16 +43,9 @@ def ensure_chromium() -> None:
         pytest.skip("`apt-get install -y chromium` did not provide /usr/bin/chromium")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server over a small collection with a clustering and a fitted map."""
-    uvicorn = pytest.importorskip("uvicorn")
     from service.main import create_app
 
     settings = get_settings(home=tmp_path_factory.mktemp("ui") / "home", model="fake")
@@ -63,18 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         collection.upsert([DocumentInput(id=d["id"], text=d["text"], title=d["title"]) for d in topic_docs()])
         run_clustering(collection, {"algorithm": "kmeans", "k": 3})
         fit_map(collection, {"n_neighbors": 5})
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        yield url
 
 
 def test_map_page_draws_points_and_highlights_search_hits(server: str) -> None:
