@@ -11,7 +11,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -74,15 +74,8 @@ def _split(key: str) -> tuple[str, str] | None:
     return key[len(KEY_PREFIX) : head], key[head + 1 :]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their zone; they were written in UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _info(row: ApiKeyRow) -> ApiKeyInfo:
-    created = _utc(row.created_at)
-    assert created is not None
-    return ApiKeyInfo(row.id, row.prefix, row.scope, row.name, created, _utc(row.revoked_at))
+    return ApiKeyInfo(row.id, row.prefix, row.scope, row.name, row.created_at, row.revoked_at)
 
 
 class ApiKeys:

@@ -62,7 +62,11 @@ class Settings(BaseSettings):
         None, description="Tokens per chunk (default: the model's max sequence length minus special tokens)."
     )
     chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks of one document.")
-    index: str = Field("flat", description="Default index type of new collections: flat | hnsw | ivf-pq | auto.")
+    index: str = Field(
+        "auto",
+        description="Default index type of new collections: auto (exact below 50k vectors, then HNSW, then "
+        "IVF-PQ past the memory budget) | flat | hnsw | ivf-pq.",
+    )
     checkpoint_seconds: float = Field(
         30.0, description="How often a writer persists its FAISS file (SQL is committed every batch)."
     )

@@ -232,14 +232,12 @@ def _check_event(event: EventInput) -> None:
 
 
 def _aware(moment: datetime) -> datetime:
-    """UTC-aware: naive times are taken as UTC (SQLite hands back naive datetimes)."""
+    """UTC-aware: a naive time a caller gives is taken as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _event(row: ProfileEventRow) -> ProfileEvent:
-    return ProfileEvent(
-        event_id=int(row.id), id=row.document, kind=row.kind, weight=float(row.weight), at=_aware(row.at)
-    )
+    return ProfileEvent(event_id=int(row.id), id=row.document, kind=row.kind, weight=float(row.weight), at=row.at)
 
 
 def _no_profile(collection: Collection, user: str) -> NotFound:

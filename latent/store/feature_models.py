@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from latent.store.base import Base, BigIntId, JSONType, utcnow
+from latent.store.base import Base, BigIntId, JSONType, UTCDateTime, utcnow
 
 
 class JobRow(Base):
@@ -26,9 +26,9 @@ class JobRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner_pid: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ClusteringRow(Base):
@@ -41,7 +41,7 @@ class ClusteringRow(Base):
     silhouette: Mapped[float | None] = mapped_column(Float, nullable=True)
     clusters: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     centroids: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ClusterAssignmentRow(Base):
@@ -65,7 +65,7 @@ class MapRow(Base):
     alignment: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     clustering_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     path: Mapped[str] = mapped_column(String(1024))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class MapPointRow(Base):
@@ -88,7 +88,7 @@ class VaeModelRow(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     path: Mapped[str] = mapped_column(String(1024))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SyntheticPointRow(Base):
@@ -102,7 +102,7 @@ class SyntheticPointRow(Base):
     label: Mapped[str] = mapped_column(String(256), default="")
     provenance: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ProfileEventRow(Base):
@@ -117,4 +117,4 @@ class ProfileEventRow(Base):
     document: Mapped[str] = mapped_column(String(512))
     kind: Mapped[str] = mapped_column(String(32))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -16,7 +17,9 @@ def test_create_get_list_delete(client: TestClient, expect_error: Callable[..., 
     assert created.status_code == 201
     body = created.json()
     assert body["name"] == "papers" and body["model"] == "fake" and body["dimension"] == 64
-    assert body["documents"] == 0 and body["chunks"] == 0 and body["index"] == "flat"
+    assert body["documents"] == 0 and body["chunks"] == 0 and body["index"] == "auto"  # the default
+    assert body["index_stats"]["picked"] == "flat"  # exact below 50k vectors
+    assert datetime.fromisoformat(body["created_at"]).utcoffset() == timedelta(0)  # aware UTC, even on SQLite
 
     client.put("/v1/collections/papers/documents", json={"documents": [{"id": "a", "text": "hello world"}]})
     info = client.get("/v1/collections/papers").json()

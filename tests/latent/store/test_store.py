@@ -316,3 +316,10 @@ def test_search_catching_up_mid_write_does_not_duplicate_vectors(store, papers, 
     papers.delete(["doc-2"])
     assert_consistent(store, papers)
     assert ranked(papers, "zebra giraffe", k=1) == ["new"]
+
+
+def test_every_stored_timestamp_comes_back_aware_utc(store, papers):
+    """SQLite keeps no zone: the column type (store/base.UTCDateTime) gives every read back its UTC."""
+    record = papers.get(topical(24)[0].id)
+    moments = [record.created_at, record.updated_at, store.list_collections()[0].created_at, papers.created_at]
+    assert all(m.utcoffset() is not None and m.utcoffset().total_seconds() == 0 for m in moments)
