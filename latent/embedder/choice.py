@@ -9,21 +9,16 @@ is only for new collections and for embedding without a collection.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+
+from latent.embedder.cpu import cpu_flags
+from latent.embedder.fake import is_fake_model
+from latent.embedder.onnx import missing_packages
 
 AUTO = "auto"
-BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 INT8_DOT_PRODUCT = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flag names
-_NEEDS = {
-    "openvino": ("openvino", "optimum.intel", "nncf"),
-    "onnx": ("onnxruntime", "optimum.onnxruntime"),
-    "torch": (),
-}
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +27,6 @@ log = logging.getLogger(__name__)
 class BackendChoice:
     backend: str
     reason: str
-
-
-def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
-    """The instruction-set flags the kernel reports (x86 `flags`, ARM `Features`)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    lines = (line for line in cpuinfo.splitlines() if line.startswith(("flags", "Features")))
-    return frozenset(re.findall(r"[a-z0-9_]+", " ".join(line.split(":", 1)[-1] for line in lines)))
-
-
-def installed(family: str) -> bool:
-    """Whether the packages a backend family needs can be imported (without importing them)."""
-    for module in _NEEDS[family]:
-        try:
-            if importlib.util.find_spec(module) is None:
-                return False
-        except (ImportError, ValueError):
-            return False
-    return True
 
 
 def choose_backend(flags: frozenset[str], available: dict[str, bool]) -> BackendChoice:
@@ -71,7 +44,7 @@ def choose_backend(flags: frozenset[str], available: dict[str, bool]) -> Backend
 @lru_cache(maxsize=1)
 def auto_backend() -> BackendChoice:
     """This machine's choice, made (and logged) once per process."""
-    choice = choose_backend(cpu_flags(), {family: installed(family) for family in ("openvino", "onnx")})
+    choice = choose_backend(cpu_flags(), {family: not missing_packages(family) for family in ("openvino", "onnx")})
     log.info("encoder backend %s (auto: %s)", choice.backend, choice.reason)
     return choice
 
@@ -81,7 +54,7 @@ def resolve_backend(backend: str, model: str) -> str:
     no backends: torch stands for it); a named backend stays as given."""
     if backend != AUTO:
         return backend
-    if model == "fake" or model.startswith("fake:"):
+    if is_fake_model(model):
         return "torch"
     return auto_backend().backend
 
@@ -91,6 +64,4 @@ def describe_backend(backend: str, model: str) -> str:
     chosen = resolve_backend(backend, model)
     if backend != AUTO:
         return f"{chosen} (as set)"
-    if chosen != "torch" or not (model == "fake" or model.startswith("fake:")):
-        return f"{chosen} (auto: {auto_backend().reason})"
-    return f"{chosen} (auto: the fake encoder)"
+    return f"{chosen} (auto: {'the fake encoder' if is_fake_model(model) else auto_backend().reason})"

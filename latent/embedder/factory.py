@@ -9,6 +9,7 @@ from pathlib import Path
 from latent.config import DEFAULT_MODEL, Settings, force_offline
 from latent.embedder.base import Encoder
 from latent.embedder.choice import resolve_backend
+from latent.embedder.fake import is_fake_model
 from latent.errors import MissingDependency, ModelUnavailable
 
 # Names that mean the bundled all-MiniLM-L6-v2 package.
@@ -51,7 +52,7 @@ def encoder_identity(model: str) -> str:
 @lru_cache(maxsize=8)
 def _load_cached(model: str, backend: str, device: str, batch_size: int, threads: int | None, home: str) -> Encoder:
     force_offline()
-    if model == "fake" or model.startswith("fake:"):
+    if is_fake_model(model):
         from latent.embedder.fake import FakeEncoder
 
         dim = int(model.split(":", 1)[1]) if ":" in model else 64

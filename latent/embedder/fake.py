@@ -14,6 +14,11 @@ from latent.vectors import unit_rows
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
+def is_fake_model(model: str) -> bool:
+    """`fake` or `fake:<dimension>`: the test encoder, which has no backends."""
+    return model == "fake" or model.startswith("fake:")
+
+
 class FakeEncoder:
     """Vectors are sums of per-word pseudo-random directions: texts sharing words are similar."""
 

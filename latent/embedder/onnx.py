@@ -22,6 +22,7 @@ from pathlib import Path
 
 from latent.config import force_offline
 from latent.embedder.base import Encoder
+from latent.embedder.cpu import cpu_flags
 from latent.embedder.sbert import SentenceTransformerEncoder, physical_cores
 from latent.errors import InvalidInput, MissingDependency
 
@@ -37,17 +38,7 @@ log = logging.getLogger(__name__)
 
 def quantization_config(cpuinfo: str | None = None) -> str:
     """The sentence-transformers int8 config matching this CPU: avx512_vnni > avx512 > avx2 (arm64 on ARM)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    flags = set(
-        re.findall(
-            r"[a-z0-9_]+",
-            " ".join(line for line in cpuinfo.splitlines() if line.startswith(("flags", "Features"))),
-        )
-    )
+    flags = cpu_flags(cpuinfo)
     if "avx512_vnni" in flags or "avx512vnni" in flags:
         return "avx512_vnni"
     if "avx512f" in flags:
@@ -71,9 +62,13 @@ def export_root(cache_dir: Path, model_path: Path, model_name: str, family: str)
     return Path(cache_dir) / f"{slug}-{h.hexdigest()[:10]}-{family}"
 
 
+def missing_packages(family: str) -> list[str]:
+    """The packages a backend family ('onnx' or 'openvino') needs that cannot be imported here."""
+    return [m for m in _NEEDS[family] if _find_spec(m) is None]
+
+
 def _require(backend: str) -> None:
-    family = _family(backend)
-    missing = [m for m in _NEEDS[family] if _find_spec(m) is None]
+    missing = missing_packages(_family(backend))
     if missing:
         raise MissingDependency(
             f"backend {backend!r} needs {', '.join(missing)}: pip install 'latent[{_EXTRA[backend]}]'",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from latent.config import get_settings
-from latent.embedder.choice import auto_backend, choose_backend, cpu_flags, describe_backend, resolve_backend
+from latent.embedder.choice import auto_backend, choose_backend, describe_backend, resolve_backend
+from latent.embedder.cpu import cpu_flags
 from latent.embedder.factory import load_encoder
 
 EVERYTHING = {"openvino": True, "onnx": True}
