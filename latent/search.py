@@ -167,8 +167,8 @@ def enrich(
                 rank=len(hits) + opts.offset + 1,
                 chunk=s.chunk,
                 title=rec.title,
-                text=rec.text if opts.with_text else None,
-                metadata=rec.metadata if opts.with_metadata else None,
+                text=rec.text,  # None unless asked for: get_many left the column out
+                metadata=rec.metadata,
                 vector=vectors[s.doc_id].tolist() if s.doc_id in vectors else None,
                 scores=s.parts,
                 cluster=clusters.get(s.doc_id),

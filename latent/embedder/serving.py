@@ -43,10 +43,13 @@ class ServingEncoders:
                 return known[1]
             outer: Encoder = inner
             batcher = None
-            if self.settings.query_batch_wait_ms > 0 and getattr(inner, "backend", None) not in UNBATCHED_BACKENDS:
-                limit = self.settings.query_batch_max
-                if getattr(inner, "backend", None) == "torch":
-                    limit = min(limit, TORCH_BATCH)
+            backend = inner.backend
+            if self.settings.query_batch_wait_ms > 0 and backend not in UNBATCHED_BACKENDS:
+                limit = (
+                    min(self.settings.query_batch_max, TORCH_BATCH)
+                    if backend == "torch"
+                    else self.settings.query_batch_max
+                )
                 batcher = CoalescingEncoder(inner, max_wait_ms=self.settings.query_batch_wait_ms, max_batch=limit)
                 outer = batcher
             if self.cache is not None:
