@@ -13,8 +13,8 @@ from sqlalchemy import select
 from latent.index.base import SearchResult, as_ids, empty_result
 from latent.store.collection import Collection
 from latent.store.models import ChunkRow, DocumentRow
-from latent.store.vectors import decode_vectors
-from latent.vectors import as_vectors, unit_rows
+from latent.store.vectors import document_means
+from latent.vectors import as_vectors
 
 SQL_BATCH = 5000  # ids per IN (...) list: SQLite caps the bound parameters of one statement
 # Documents gathered beyond the k wanted (at most k more), then ranked exactly by their document vectors:
@@ -225,14 +225,8 @@ class DocumentIndex:
                     .where(ChunkRow.document_id.in_(part))
                     .order_by(ChunkRow.document_id, ChunkRow.ordinal)
                 ).all()
-                if not rows:
-                    continue
-                owners = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                chunks = decode_vectors([r[1] for r in rows], self.dimension).astype(np.float64)
-                starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-                means = np.add.reduceat(chunks, starts, axis=0)
-                means = unit_rows(means)
-                loaded.update(zip(owners[starts].tolist(), means, strict=True))
+                owners, means = document_means(rows, self.dimension)
+                loaded.update(zip(owners, means, strict=True))
         self._vectors.update(loaded)
         self._shared.keep_vectors(loaded)
 

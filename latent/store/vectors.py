@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import select, update
@@ -21,6 +21,7 @@ from latent.threads import limit_faiss_threads
 from latent.vectors import unit_rows
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", str, int)  # a document's external id or its row id
 PAGE = 20_000
 # Ids per `IN (...)` when fetching exact vectors for re-ranking (well under every SQL bind limit).
 IN_BATCH = 10_000
@@ -32,9 +33,9 @@ def decode_vectors(blobs: list[bytes], dimension: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
 
 
-def document_means(rows: Iterable[tuple[str, bytes]], dimension: int) -> tuple[list[str], np.ndarray]:
-    """(document id, chunk vector) rows, grouped by document -> the ids and each one's unit mean vector."""
-    ids: list[str] = []
+def document_means(rows: Iterable[tuple[K, bytes]], dimension: int) -> tuple[list[K], np.ndarray]:
+    """(document key, chunk vector) rows, grouped by document -> the keys and each one's unit mean vector."""
+    ids: list[K] = []
     blobs: list[list[bytes]] = []
     for ext, blob in rows:
         if not ids or ids[-1] != ext:
