@@ -62,6 +62,16 @@ def scope_allows(have: str, need: str) -> bool:
     return SCOPES.index(have) >= SCOPES.index(validate_scope(need))
 
 
+def check_scope(granted: str, required: str) -> None:
+    """Forbidden (403 insufficient_scope) unless a key of scope `granted` may act at `required`."""
+    if not scope_allows(granted, required):
+        raise Forbidden(
+            f"a {granted!r} key cannot do this; it needs scope {required!r}",
+            code="insufficient_scope",
+            details={"scope": granted, "required": required},
+        )
+
+
 def _digest(salt: str, secret: str) -> str:
     return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
 
@@ -193,10 +203,5 @@ class ApiKeys:
             )
         else:
             return None
-        if not scope_allows(scope, required):
-            raise Forbidden(
-                f"a {scope!r} key cannot do this; it needs scope {required!r}",
-                code="insufficient_scope",
-                details={"scope": scope, "required": required},
-            )
+        check_scope(scope, required)
         return scope

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from latent.auth import scope_allows
+from latent.auth import check_scope
 from latent.config import Settings
 from latent.embedder.base import Encoder
-from latent.errors import Forbidden, InvalidInput
+from latent.errors import InvalidInput
 from latent.jobs import JobContext, JobManager
 from latent.store.collection import Collection
 from latent.store.store import Store
@@ -99,9 +99,5 @@ def require_scope(request: Request, scope: str) -> None:
     same error the route's dependency would have. Open mode (no keys) lets everything through.
     """
     granted = getattr(request.state, "scope", None)
-    if granted is not None and not scope_allows(granted, scope):
-        raise Forbidden(
-            f"a {granted!r} key cannot do this; it needs scope {scope!r}",
-            code="insufficient_scope",
-            details={"scope": granted, "required": scope},
-        )
+    if granted is not None:
+        check_scope(granted, scope)
