@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import exit_codes, settings_for
+from indexer.cli_common import CollectionOpt, JsonOpt, emit, exit_codes, settings_for
 from latent.clustering.runs import clustering_params, get_clustering, run_clustering
 from latent.errors import InvalidInput
 from latent.jobs import JobCancelled, run_inline
 from latent.maps.runs import fit_map, get_map, latest_map_id, map_params, place_new_documents
 from latent.store.store import Store
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
 
 
 @contextmanager
@@ -79,18 +76,15 @@ def cluster(
 
     info = _run(job)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "id": info.id,
-                    "algorithm": info.algorithm,
-                    "params": info.params,
-                    "silhouette": info.silhouette,
-                    "clusters": info.clusters,
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+        emit(
+            {
+                "id": info.id,
+                "algorithm": info.algorithm,
+                "params": info.params,
+                "silhouette": info.silhouette,
+                "clusters": info.clusters,
+            },
+            True,
         )
         return
     silhouette = "n/a" if info.silhouette is None else f"{info.silhouette:.3f}"
@@ -145,7 +139,7 @@ def map(  # noqa: A001 - the command is called `map`
     if placed is not None:
         data["placed"] = placed
     if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        emit(data, True)
         return
     line = f"map {info.id}: {info.points} points"
     if placed is not None:

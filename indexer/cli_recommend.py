@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import exit_codes, settings_for
+from indexer.cli_common import emit, exit_codes, settings_for
 from latent.errors import InvalidInput
 from latent.limits import check_search
 from latent.recommend.runs import ExampleSpec, Recommendation, recommend_documents
@@ -85,7 +85,7 @@ def recommend(
                 missing="ignore" if ignore_missing else "error",
             )
     if as_json:
-        typer.echo(json.dumps(_as_dict(result), indent=2, ensure_ascii=False))
+        emit(_as_dict(result), True)
         return
     if result.missing:
         typer.echo(f"skipped unknown ids: {', '.join(result.missing)}", err=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import exit_codes, settings_for
+from indexer.cli_common import CollectionOpt, JsonOpt, emit, exit_codes, settings_for
 from latent.errors import InvalidInput
 from latent.jobs import JobCancelled, run_inline
 from latent.store.collection import Collection
@@ -18,8 +18,6 @@ from latent.store.store import Store
 
 app = typer.Typer(help="Generate with a collection's text VAE: sample, interpolate, bridge.", no_args_is_help=True)
 
-CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 ModelOpt = Annotated[
     int | None, typer.Option("--model", help="Model id (`latent vae` list via GET …/vae); newest by default.")
 ]
@@ -103,7 +101,7 @@ def train_vae(
             raise typer.Exit(1) from None
         info = next(m for m in vae_runs.list_models(coll) if m.id == result["model_id"])
     if as_json:
-        typer.echo(json.dumps({"model_id": info.id, "params": info.params, "metrics": info.metrics}, indent=2))
+        emit({"model_id": info.id, "params": info.params, "metrics": info.metrics}, True)
         return
     typer.echo(f"model {info.id} trained on {collection!r}")
     for key in ("val_recon_cosine", "kl", "active_units", "self_retrieval_top1", "training_seconds"):
@@ -136,7 +134,7 @@ def sample(
             "diversity": vae_runs.diversity(coll, info, vectors),
         }
     if as_json:
-        typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        emit(body, True)
         return
     _print_points(body["samples"])
     d = body["diversity"]
@@ -169,7 +167,7 @@ def interpolate(
         t, vectors = vae_runs.interpolate(coll, vae, a, b, steps, method)
         points = [{**p, "t": float(x)} for p, x in zip(vae_runs.ground(coll, vae, vectors, k), t, strict=True)]
     if as_json:
-        typer.echo(json.dumps({"steps": points}, indent=2, ensure_ascii=False))
+        emit({"steps": points}, True)
         return
     _print_points(points, extra="t")
 
@@ -195,7 +193,7 @@ def bridge(
         a, b = _endpoint(start, start_text, "start"), _endpoint(end, end_text, "end")
         path = vae_runs.bridge(coll, vae, a, b, k, method)
     if as_json:
-        typer.echo(json.dumps({"path": path}, indent=2, ensure_ascii=False))
+        emit({"path": path}, True)
         return
     typer.echo(f"{'t':>5}  {'cosine':>6}  {'id':<24}  title")
     for p in path:
