@@ -14,17 +14,21 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: install run test test-fast bench lint clean
 
 # torch==2.13.0 first: a CPU wheel lies on disk; any other spec pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,onnx,openvino,postgres]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,onnx,openvino,postgres,ray]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ./client --config-settings editable_mode=compat
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# cluster/map --if-missing: the first run fits them so /ui opens on a labelled map; a rerun does not refit.
 run: install
 	$(BIN)/latent index $(CORPUS) --collection $(COLLECTION)
-	@echo "Search page: http://$(HOST):$(PORT)/ui?collection=$(COLLECTION)   API docs: http://$(HOST):$(PORT)/docs"
+	$(BIN)/latent cluster --collection $(COLLECTION) --if-missing
+	$(BIN)/latent map --collection $(COLLECTION) --if-missing
+	@echo "Map page: http://$(HOST):$(PORT)/ui?collection=$(COLLECTION)   API docs: http://$(HOST):$(PORT)/docs"
 	$(BIN)/latent serve --host $(HOST) --port $(PORT)
 
 test: install
@@ -42,8 +46,8 @@ bench: install
 	$(BIN)/python bench/vae.py
 
 lint: install
-	$(BIN)/ruff check latent indexer service migrations tests bench
-	$(BIN)/ruff format --check latent indexer service migrations tests bench
+	$(BIN)/ruff check latent indexer service migrations tests bench client
+	$(BIN)/ruff format --check latent indexer service migrations tests bench client
 	$(BIN)/lint-imports
 
 clean:

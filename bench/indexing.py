@@ -1,6 +1,7 @@
 """Indexing overhead: `latent index` end to end vs raw encode of exactly the texts it embeds, same run.
 
     python bench/indexing.py [--corpus DIR] [--limit N] [--backend openvino-int8] [--rounds 3] [--json]
+    python bench/indexing.py --engine ray [--model fake] ...   (local vs Ray engine: bench/ray_indexing.py)
 
 Latent chunks documents longer than the model's window (title-prefixed, overlapping windows) instead of
 truncating them, so the fair baseline is the encoder alone on those same chunk texts: same vectors,
@@ -38,7 +39,15 @@ def main() -> None:
         "--compare-sequential", action="store_true", help="also index without overlapping embedding and writing"
     )
     parser.add_argument("--json", action="store_true", help="also write bench/results/indexing[-BACKEND].json")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local", help="ray: both engines, same run")
+    parser.add_argument("--model", default=None, help="--engine ray: model (e.g. fake; default LATENT_MODEL)")
+    parser.add_argument("--workers", type=int, default=None, help="--engine ray: encoder actors")
+    parser.add_argument("--ray-address", default=None, help="--engine ray: cluster (default: a local Ray)")
     args = parser.parse_args()
+    if args.engine == "ray":
+        from bench.ray_indexing import run
+
+        return run(args)
 
     from indexer.pipeline import index_documents
     from indexer.sources import iter_source

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     queries = load_queries(args.data, args.requests)
     query_vectors = [v.tolist() for v in collection.encoder.encode(queries)]
 
-    from service.client import LatentClient
+    from latent_client import LatentClient
 
     port = free_port()
     server = start_server(home, settings.model, port)

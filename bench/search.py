@@ -172,7 +172,7 @@ UNBATCHED = "unbatched"
 
 def http_side(port: int, name: str, k: int, mode: str, expected: int) -> Callable[[str], bool]:
     """One search over HTTP, with a client per calling thread (as concurrent users have)."""
-    from service.client import LatentClient
+    from latent_client import LatentClient
 
     local = threading.local()
 
@@ -361,7 +361,7 @@ def measure_batching(encoder: Any, queries: Sequence[str], port: int, name: str,
     In-process: 16 threads each calling encode([q]) vs one encode(16 queries). Server: 16 concurrent
     /search requests vs one /search/batch of 16. The variants alternate group by group.
     """
-    from service.client import LatentClient
+    from latent_client import LatentClient
 
     groups = [list(queries[i : i + 16]) for i in range(0, len(queries) - 15, 16)]
     seconds = dict.fromkeys(

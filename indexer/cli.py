@@ -24,7 +24,6 @@ from indexer.cli_common import (
     exit_code_for,
     fail,
     open_store,
-    settings_for,
 )
 from latent import __version__
 
@@ -32,21 +31,43 @@ app = typer.Typer(
     name="latent",
     help="Latent: embed documents, search them, map and generate in their latent space.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
 
 def _mount_subcommands() -> None:
-    from indexer import cli_analysis, cli_eval, cli_keys, cli_recommend, cli_vae
+    from indexer import cli_alias, cli_analysis, cli_deploy, cli_eval, cli_export, cli_keys, cli_recommend, cli_vae
 
+    cli_alias.mount(app)
     app.add_typer(cli_keys.app, name="keys")
+    app.command("migrate")(cli_deploy.migrate)
+    app.command("serve")(cli_deploy.serve)
     app.command("eval")(cli_eval.evaluate)
+    app.command("export")(cli_export.export)
     app.command("recommend")(cli_recommend.recommend)
     app.command("cluster")(cli_analysis.cluster)
     app.command("map")(cli_analysis.map)
     app.command("train-vae")(cli_vae.train_vae)
     app.add_typer(cli_vae.app, name="vae")
+    _mount_parity_commands()
+
+
+def _mount_parity_commands() -> None:
+    """Commands for the HTTP routes that had none (tests/indexer/test_cli_parity.py keeps the two in step)."""
+    from indexer import cli_data, cli_jobs, cli_maps, cli_profiles, cli_recommend
+
+    app.command("create-collection")(cli_data.create_collection)
+    app.command("info")(cli_data.info)
+    app.add_typer(cli_data.documents_app, name="documents", no_args_is_help=True)
+    app.command("search-batch")(cli_data.search_batch)
+    app.command("embed")(cli_data.embed)
+    app.command("tokenize")(cli_data.tokenize)
+    app.command("neighbors")(cli_recommend.neighbors)
+    app.add_typer(cli_profiles.app, name="profiles", no_args_is_help=True)
+    app.add_typer(cli_maps.clusterings_app, name="clusterings", no_args_is_help=True)
+    app.add_typer(cli_maps.maps_app, name="maps", no_args_is_help=True)
+    app.add_typer(cli_jobs.app, name="jobs")
 
 
 def _version(value: bool) -> None:
@@ -104,10 +125,25 @@ def index(
         str | None, typer.Option(help="Comma-separated metadata fields (default: all others).")
     ] = None,
     index_type: Annotated[str | None, typer.Option("--index", help="Index type for a new collection.")] = None,
+    vector_field: Annotated[
+        str | None, typer.Option(help="Field holding each document's own vector (a JSON list), stored as given.")
+    ] = None,
+    dimension: Annotated[
+        int | None,
+        typer.Option(help="Create the collection without a model, for vectors of this width (--vector-field).", min=1),
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Metric of a new collection: cosine (default), dot or l2.")] = None,
     batch_docs: Annotated[int, typer.Option(help="Documents per committed batch.")] = 256,
     limit: Annotated[int | None, typer.Option(help="Index at most this many documents.")] = None,
     strict: Annotated[bool, typer.Option(help="Fail on the first malformed record instead of skipping it.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data workers embed).")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="--engine ray: auto, ray://host:10001 (default: start a local Ray).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="--engine ray: encoder actors (default: CPUs - 1).", min=1)
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index documents into a collection. Re-running finishes an interrupted job without re-embedding."""
@@ -122,23 +158,50 @@ def index(
         title_field=title_field,
         text_fields=[f.strip() for f in text_fields.split(",")] if text_fields else [],
         metadata_fields=[f.strip() for f in metadata_fields.split(",")] if metadata_fields else None,
+        vector_field=vector_field,
     )
-    items = demo_documents() if source is None else iter_source(source, fields)
+    if engine not in ("local", "ray"):
+        raise fail(f"--engine must be local or ray, not {engine!r}", USAGE)
+    if engine == "local" and (ray_address or workers):
+        raise fail("--ray-address and --workers need --engine ray", USAGE)
+    if engine == "local" and source is not None and source.lower().endswith(".parquet"):  # reuses stored vectors
+        from indexer.cli_export import index_parquet
+
+        opts = {"index_type": index_type, "batch_docs": batch_docs, "limit": limit, "strict": strict}
+        return index_parquet(ctx, source, collection, fields, **opts, quiet=quiet, as_json=as_json)
+    items = demo_documents() if source is None or engine == "ray" else iter_source(source, fields)
     if limit is not None:
         items = itertools.islice(items, limit)
     store = open_store(ctx)
     try:
         total = count_lines(source) if source and source != "-" and limit is None else limit
-        summary = index_documents(
-            store,
-            collection,
-            items,
-            batch_docs=batch_docs,
-            strict=strict,
-            progress=not quiet,
-            total=total,
-            create={"index": index_type},
-        )
+        if engine == "ray":
+            from indexer.ray_engine import RayOptions, index_with_ray
+
+            summary = index_with_ray(
+                store,
+                collection,
+                source,
+                fields,
+                RayOptions(ray_address, workers),
+                batch_docs=batch_docs,
+                strict=strict,
+                progress=not quiet,
+                total=total,
+                create={"index": index_type},
+                limit=limit,
+            )
+        else:
+            summary = index_documents(
+                store,
+                collection,
+                items,
+                batch_docs=batch_docs,
+                strict=strict,
+                progress=not quiet,
+                total=total,
+                create={"index": index_type, "dimension": dimension, "metric": metric},
+            )
     finally:
         store.close()
     data = summary.as_dict()
@@ -273,53 +336,6 @@ def check(
     )
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
-
-
-@app.command()
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-) -> None:
-    """Run the HTTP service (OpenAPI docs at /docs)."""
-    import os
-
-    import uvicorn
-
-    settings = settings_for(ctx, host=host, port=port)
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        from latent.auth import ApiKeys
-        from latent.store.store import Store
-
-        store = Store.open(settings)
-        try:
-            if not ApiKeys(store.sessions).active():
-                raise fail(
-                    f"refusing to bind {settings.host} with no API key: every request would be accepted. "
-                    "Create one first: latent keys create --scope admin",
-                    USAGE,
-                )
-        finally:
-            store.close()
-    for key, value in (ctx.obj or {}).items():  # the app builds its settings from the environment
-        if value is not None:
-            os.environ[f"LATENT_{key.upper()}"] = str(value)
-    from latent.embedder.choice import describe_backend
-
-    typer.echo(
-        f"serving on http://{settings.host}:{settings.port}  (docs: http://{settings.host}:{settings.port}/docs); "
-        f"new collections embed with {settings.model} on {describe_backend(settings.backend, settings.model)}",
-        err=True,
-    )
-    uvicorn.run(
-        "service.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="info",
-    )
 
 
 _mount_subcommands()

@@ -1,4 +1,8 @@
-"""`latent cluster` and `latent map`: run a clustering or a map fit inline, with progress on stderr."""
+"""`latent cluster` and `latent map`: run a clustering or a map fit inline, with progress on stderr.
+
+`--if-missing` makes either a no-op when the collection already has one (what `make run` relies on, so a
+rerun does not refit). Reading stored runs (`latent clusterings …`, `latent maps …`) is in cli_maps.py.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ from typing import Annotated, Any
 import typer
 
 from indexer.cli_common import CollectionOpt, JsonOpt, emit, exit_codes, settings_for
-from latent.clustering.runs import clustering_params, get_clustering, run_clustering
+from latent.clustering.runs import clustering_params, get_clustering, latest_clustering_id, run_clustering
 from latent.errors import InvalidInput
 from latent.jobs import JobCancelled, run_inline
 from latent.maps.runs import fit_map, get_map, latest_map_id, map_params, place_new_documents
 from latent.store.store import Store
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+IfMissingOpt = Annotated[
+    bool, typer.Option("--if-missing", help="Do nothing (and print the newest one) when the collection has one.")
+]
 
 
 @contextmanager
@@ -57,6 +64,7 @@ def cluster(
     min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN's smallest cluster.")] = 5,
     reduce: Annotated[int | None, typer.Option(help="HDBSCAN: reduce to this many dimensions with UMAP first.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    if_missing: IfMissingOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -66,12 +74,17 @@ def cluster(
     """
 
     def job() -> Any:
-        with Store(settings_for(ctx)) as store, _progress(quiet) as echo:
+        with Store(settings_for(ctx)) as store:
             target = store.collection(collection)
+            newest = latest_clustering_id(target) if if_missing else None
+            if newest is not None:
+                typer.echo(f"{collection}: has clustering {newest} already; not refitting", err=True)
+                return get_clustering(target, newest)
             params = clustering_params(
                 target, algorithm=algorithm, k=k, min_cluster_size=min_cluster_size, reduce=reduce, random_state=seed
             )
-            result = run_inline(lambda jc: {"clustering_id": run_clustering(target, params, jc)}, echo)
+            with _progress(quiet) as echo:
+                result = run_inline(lambda jc: {"clustering_id": run_clustering(target, params, jc)}, echo)
             return get_clustering(target, result["clustering_id"])
 
     info = _run(job)
@@ -105,6 +118,7 @@ def map(  # noqa: A001 - the command is called `map`
         bool, typer.Option("--place", help="Only place documents added since the newest map's fit.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    if_missing: IfMissingOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -114,7 +128,7 @@ def map(  # noqa: A001 - the command is called `map`
     """
 
     def job() -> Any:
-        with Store(settings_for(ctx)) as store, _progress(quiet) as echo:
+        with Store(settings_for(ctx)) as store:
             target = store.collection(collection)
             if place:
                 map_id = latest_map_id(target)
@@ -122,10 +136,15 @@ def map(  # noqa: A001 - the command is called `map`
                     raise InvalidInput(f"collection {collection!r} has no map yet; fit one first")
                 placed = place_new_documents(target, map_id)
                 return get_map(target, map_id), placed
+            newest = latest_map_id(target) if if_missing and not refit else None
+            if newest is not None:
+                typer.echo(f"{collection}: has map {newest} already; not refitting", err=True)
+                return get_map(target, newest), None
             params = map_params(
                 target, n_neighbors=n_neighbors, min_dist=min_dist, sample=sample, refit=refit, random_state=seed
             )
-            result = run_inline(lambda jc: {"map_id": fit_map(target, params, jc)}, echo)
+            with _progress(quiet) as echo:
+                result = run_inline(lambda jc: {"map_id": fit_map(target, params, jc)}, echo)
             return get_map(target, result["map_id"]), None
 
     info, placed = _run(job)

@@ -1,4 +1,4 @@
-"""`latent recommend`: documents like some examples and unlike others, explained, from the command line."""
+"""`latent recommend` (documents like some examples and unlike others, explained) and `latent neighbors`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.cli_common import emit, exit_codes, settings_for
+from indexer.cli_common import CollectionOpt, JsonOpt, emit, exit_codes, settings_for
 from latent.errors import InvalidInput
-from latent.limits import check_search
-from latent.recommend.runs import ExampleSpec, Recommendation, recommend_documents
+from latent.limits import check_batch, check_search
+from latent.recommend.runs import ExampleSpec, Recommendation, neighbors_many, recommend_documents
 from latent.recommend.strategies import STRATEGIES
 from latent.store.store import Store
 
 
-def _as_dict(result: Recommendation) -> dict[str, Any]:
+def recommendation_dict(result: Recommendation) -> dict[str, Any]:
     return {
         "hits": [
             {"id": h.id, "score": h.score, "rank": h.rank, "title": h.title, "explanation": h.explanation}
@@ -27,7 +27,7 @@ def _as_dict(result: Recommendation) -> dict[str, Any]:
     }
 
 
-def _why(explanation: dict[str, list[dict[str, Any]]]) -> str:
+def explain(explanation: dict[str, list[dict[str, Any]]]) -> str:
     parts = [f"+{e['example']} ({e['similarity']:.2f})" for e in explanation["positive"][:2]]
     parts += [f"-{e['example']} ({e['similarity']:.2f})" for e in explanation["negative"]]
     return ", ".join(parts)
@@ -69,7 +69,7 @@ def recommend(
     pos = [ExampleSpec(id=i) for i in positive or []] + [ExampleSpec(text=t) for t in positive_text or []]
     neg = [ExampleSpec(id=i) for i in negative or []] + [ExampleSpec(text=t) for t in negative_text or []]
     with exit_codes():
-        spec = _parse_filter(filter)
+        spec = parse_filter(filter)
         settings = settings_for(ctx)
         check_search(settings, k, 0, [*(positive_text or []), *(negative_text or [])])
         with Store(settings) as store:
@@ -85,17 +85,17 @@ def recommend(
                 missing="ignore" if ignore_missing else "error",
             )
     if as_json:
-        emit(_as_dict(result), True)
+        emit(recommendation_dict(result), True)
         return
     if result.missing:
         typer.echo(f"skipped unknown ids: {', '.join(result.missing)}", err=True)
     typer.echo(f"{'rank':>4}  {'score':>8}  {'id':<24}  {'title':<40}  why")
     for h in result.hits:
         title = (h.title or "")[:40]
-        typer.echo(f"{h.rank:>4}  {h.score:>8.4f}  {h.id:<24}  {title:<40}  {_why(h.explanation)}")
+        typer.echo(f"{h.rank:>4}  {h.score:>8.4f}  {h.id:<24}  {title:<40}  {explain(h.explanation)}")
 
 
-def _parse_filter(text: str | None) -> dict[str, Any] | None:
+def parse_filter(text: str | None) -> dict[str, Any] | None:
     if text is None or not text.strip():
         return None
     try:
@@ -105,3 +105,37 @@ def _parse_filter(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidInput("--filter must be a JSON object", code="invalid_filter")
     return value
+
+
+def neighbors(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Stored document ids (one or many).")],
+    collection: CollectionOpt,
+    k: Annotated[int, typer.Option("-k", help="Neighbours per document.")] = 10,
+    filter: Annotated[str | None, typer.Option(help="Metadata pre-filter as JSON.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The k documents nearest each stored one ("more like these"), itself excluded; unknown ids are listed.
+
+    Exit codes: 0 ok, 1 none of the ids exists (or no collection), 2 invalid options.
+    """
+    with exit_codes():
+        settings = settings_for(ctx)
+        check_batch(settings, len(ids), "ids")
+        check_search(settings, k)
+        spec = parse_filter(filter)
+        with Store(settings) as store:
+            results, missing = neighbors_many(store.collection(collection), ids, k, spec)
+    data = {
+        "results": [
+            {"id": doc, "hits": [{"id": h.id, "score": h.score, "rank": h.rank, "title": h.title} for h in hits]}
+            for doc, hits in results
+        ],
+        "missing": missing,
+    }
+    rows = [[doc, h.rank, f"{h.score:.4f}", h.id, (h.title or "")[:60]] for doc, hits in results for h in hits]
+    emit(data, as_json, rows, ["document", "rank", "score", "neighbour", "title"])
+    if missing:
+        typer.echo(f"unknown ids: {', '.join(missing)}", err=True)
+        if not results:
+            raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""`latent train-vae` and `latent vae sample|interpolate|bridge`: the text VAE from the command line."""
+"""`latent train-vae` and `latent vae list|encode|decode|sample|interpolate|arithmetic|bridge`: the text VAE."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from latent.jobs import JobCancelled, run_inline
 from latent.store.collection import Collection
 from latent.store.store import Store
 
-app = typer.Typer(help="Generate with a collection's text VAE: sample, interpolate, bridge.", no_args_is_help=True)
+app = typer.Typer(
+    help="A collection's text VAE: list models, encode/decode, sample, interpolate, arithmetic, bridge.",
+    no_args_is_help=True,
+)
 
-ModelOpt = Annotated[
-    int | None, typer.Option("--model", help="Model id (`latent vae` list via GET …/vae); newest by default.")
-]
+ModelOpt = Annotated[int | None, typer.Option("--model", help="Model id (`latent vae list`); newest by default.")]
 KOpt = Annotated[int, typer.Option("-k", help="Real neighbours shown per generated point.")]
 
 
@@ -198,3 +199,108 @@ def bridge(
     typer.echo(f"{'t':>5}  {'cosine':>6}  {'id':<24}  title")
     for p in path:
         typer.echo(f"{p['t']:>5.2f}  {p['cosine']:>6.3f}  {p['id']:<24}  {(p['title'] or '')[:60]}")
+
+
+def _json_option(text: str | None, option: str) -> Any:
+    try:
+        return json.loads(text) if text is not None else None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{option} is not valid JSON: {exc.msg}", details={"option": option}) from None
+
+
+@app.command("list")
+def list_models(ctx: typer.Context, collection: CollectionOpt, as_json: JsonOpt = False) -> None:
+    """Trained models of the collection, newest first, with their metrics."""
+    from latent.vae import runs as vae_runs
+
+    with _collection(ctx, collection) as coll:
+        infos = vae_runs.list_models(coll)
+    data = [{"id": m.id, "params": m.params, "metrics": m.metrics, "created_at": m.created_at} for m in infos]
+    rows = [
+        [m.id, m.params.get("latent_dim"), m.metrics.get("val_recon_cosine"), f"{m.created_at:%Y-%m-%d %H:%M}"]
+        for m in infos
+    ]
+    emit(data, as_json, rows, ["id", "latent_dim", "val_recon_cosine", "created"])
+
+
+@app.command()
+def encode(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    texts: Annotated[list[str] | None, typer.Option("--text", help="A text to encode (repeatable).")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="A stored document id (repeatable).")] = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Posterior mean μ and standard deviation σ of texts or stored documents. Exit 2: give --text or --id."""
+    from latent.vae import runs as vae_runs
+    from latent.vae.runs import Endpoint
+
+    with _collection(ctx, collection) as coll:
+        if bool(texts) == bool(ids):
+            raise InvalidInput("give --text (repeatable) or --id (repeatable), not both")
+        points = [Endpoint(text=t) for t in texts or []] + [Endpoint(id=i) for i in ids or []]
+        _, vae = vae_runs.load_model(coll, model)
+        mu, sigma = vae_runs.encode(coll, vae, points)
+    rows = [[p.text or p.id, f"{float((s**2).mean()) ** 0.5:.3f}"] for p, s in zip(points, sigma, strict=True)]
+    emit({"mu": mu.tolist(), "sigma": sigma.tolist()}, as_json, rows, ["input", "rms sigma"])
+
+
+@app.command()
+def decode(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    z: Annotated[str, typer.Option("--z", help="Latent points as JSON: a list of lists of latent_dim numbers.")],
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Unit embeddings for latent points (`--json` prints them; the table shows their first values)."""
+    from latent.vae import runs as vae_runs
+
+    with _collection(ctx, collection) as coll:
+        points = _json_option(z, "--z")
+        _, vae = vae_runs.load_model(coll, model)
+        vectors = vae_runs.decode(vae, points)
+    rows = [[i, ", ".join(f"{v:.3f}" for v in vec[:4]) + ", …"] for i, vec in enumerate(vectors)]
+    emit({"vectors": vectors.tolist()}, as_json, rows, ["point", "embedding"])
+
+
+@app.command()
+def arithmetic(
+    ctx: typer.Context,
+    collection: CollectionOpt,
+    plus: Annotated[list[str] | None, typer.Option("--plus", help="Add a stored document (repeatable).")] = None,
+    minus: Annotated[list[str] | None, typer.Option("--minus", help="Subtract a stored document.")] = None,
+    plus_text: Annotated[list[str] | None, typer.Option("--plus-text", help="Add a text (repeatable).")] = None,
+    minus_text: Annotated[list[str] | None, typer.Option("--minus-text", help="Subtract a text.")] = None,
+    plus_filter: Annotated[
+        list[str] | None,
+        typer.Option("--plus-filter", help="Add the attribute direction of a filter (JSON, e.g. '{\"year\": 2020}')."),
+    ] = None,
+    minus_filter: Annotated[
+        list[str] | None, typer.Option("--minus-filter", help="Subtract the attribute direction of a filter.")
+    ] = None,
+    k: KOpt = 5,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decode a signed sum of documents, texts and attribute directions, grounded in real documents."""
+    from latent.vae import runs as vae_runs
+    from latent.vae.runs import Endpoint, Term
+
+    with _collection(ctx, collection) as coll:
+        terms = [Term(sign=1.0, endpoint=Endpoint(id=i)) for i in plus or []]
+        terms += [Term(sign=-1.0, endpoint=Endpoint(id=i)) for i in minus or []]
+        terms += [Term(sign=1.0, endpoint=Endpoint(text=t)) for t in plus_text or []]
+        terms += [Term(sign=-1.0, endpoint=Endpoint(text=t)) for t in minus_text or []]
+        terms += [Term(sign=1.0, filter=_json_option(f, "--plus-filter")) for f in plus_filter or []]
+        terms += [Term(sign=-1.0, filter=_json_option(f, "--minus-filter")) for f in minus_filter or []]
+        if not terms:
+            raise InvalidInput("give at least one term: --plus, --minus, --plus-text, … (repeatable)")
+        _, vae = vae_runs.load_model(coll, model)
+        vector = vae_runs.arithmetic(coll, vae, terms)[None, :]
+        point = vae_runs.ground(coll, vae, vector, k)[0]
+    if as_json:
+        emit(point, True)
+        return
+    _print_points([point])

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from latent.errors import InvalidInput
-from latent.records import DocumentInput
+from latent.exchange import ParquetDocuments
+from latent.records import DocumentInput, PrecomputedChunk
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -35,6 +38,7 @@ class FieldMap:
     text_fields: list[str] = field(default_factory=list)
     title_field: str | None = None
     metadata_fields: list[str] | None = None  # None: every other field becomes metadata
+    vector_field: str | None = None  # a field holding the document's own vector (a JSON list; CSV: its text)
 
     def to_document(self, record: dict[str, Any], fallback_id: str) -> DocumentInput:
         id_key = self.id_field or next((k for k in ("_id", "id", "doc_id") if k in record), None)
@@ -43,7 +47,7 @@ class FieldMap:
             raise InvalidInput(f"record has no id field {id_key or '_id'!r}")
         text_keys = self.text_fields or ["text"]
         missing = [k for k in text_keys if k not in record]
-        if len(missing) == len(text_keys):
+        if len(missing) == len(text_keys) and not self.vector_field:
             raise InvalidInput(f"record has no text field ({', '.join(text_keys)})")
         parts = [record[k] for k in text_keys if k in record and record[k] is not None]
         if not all(isinstance(p, str) for p in parts):
@@ -53,14 +57,39 @@ class FieldMap:
         title = record.get(title_key) or ""
         if not isinstance(title, str):
             title = str(title)
-        used = {id_key, title_key, *text_keys}
+        used = {id_key, title_key, *text_keys, self.vector_field}
         if self.metadata_fields is None:
             metadata = {k: v for k, v in record.items() if k not in used}
         else:
             metadata = {k: record[k] for k in self.metadata_fields if k in record}
-        if not text.strip() and not title.strip():
+        precomputed = None
+        if self.vector_field:  # one chunk covering the whole text, as the HTTP `vector` of a document
+            precomputed = (
+                PrecomputedChunk(0, len(text), read_vector(record.get(self.vector_field), self.vector_field)),
+            )
+        elif not text.strip() and not title.strip():
             raise InvalidInput("record has empty text")
-        return DocumentInput(id=str(doc_id), text=text, title=title, metadata=metadata)
+        return DocumentInput(id=str(doc_id), text=text, title=title, metadata=metadata, precomputed=precomputed)
+
+
+def read_vector(value: Any, name: str) -> np.ndarray:
+    """A record's vector field: a JSON list of numbers (a CSV cell holds the list as text); a record
+    without one, or with anything else, is rejected (its width is checked against the collection later)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidInput(f"vector field {name!r} is not a JSON list: {exc}") from exc
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise InvalidInput(f"vector field {name!r} must be a non-empty list of numbers")
+    vector = np.asarray(value, dtype=np.float32)
+    if not np.isfinite(vector).all():
+        raise InvalidInput(f"vector field {name!r} holds NaN or infinite values")
+    return vector
 
 
 Item = DocumentInput | Rejected
@@ -86,8 +115,10 @@ def iter_source(path: str, fields: FieldMap | None = None, fmt: str | None = Non
         return _csv(p, fields)
     if kind == "text":
         return _text_file(p, p.name)
+    if kind == "parquet":  # read by latent.exchange, one row group at a time; a damaged file fails here
+        return parquet_items(ParquetDocuments(p), fields)
     raise InvalidInput(
-        f"unsupported file type {p.suffix!r}: use .jsonl, .csv, .txt or .md",
+        f"unsupported file type {p.suffix!r}: use .jsonl, .csv, .parquet, .txt or .md",
         code="unsupported_source",
         details={"path": path},
     )
@@ -106,7 +137,16 @@ def _format_of(p: Path) -> str:
         return "csv"
     if suffix in TEXT_SUFFIXES:
         return "text"
+    if suffix == ".parquet":
+        return "parquet"
     return "unknown"
+
+
+def parquet_items(reader: ParquetDocuments, fields: FieldMap, reuse_vectors: bool = False) -> Iterator[Item]:
+    """A Parquet file's rows mapped like JSONL records (a `metadata` column holds the metadata itself);
+    `reuse_vectors` carries a Latent export's chunk vectors along (see indexer/cli_export.py)."""
+    for where, doc in reader.documents(fields.to_document, reuse_vectors):
+        yield Rejected(where, doc.message) if isinstance(doc, InvalidInput) else doc
 
 
 def _jsonl(stream: Any, name: str, fields: FieldMap) -> Iterator[Item]:
@@ -193,5 +233,5 @@ def _directory(root: Path, fields: FieldMap) -> Iterator[Item]:
         kind = _format_of(p)
         if kind == "text":
             yield from _text_file(p, str(p.relative_to(root)))
-        elif kind in ("jsonl", "csv"):
+        elif kind in ("jsonl", "csv", "parquet"):
             yield from iter_source(str(p), fields, kind)

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from latent.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from latent.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from latent.store.auth_models import ApiKeyRow
 from latent.store.base import utcnow
 
 SCOPES = ("read", "write", "admin")  # each scope includes the ones before it
 KEY_PREFIX = "lk_"
 _PREFIX_CHARS = 12
+# What `create` produces (a 43-character secret); a key chosen outside Latent must match it, secret >= 32.
+WELL_FORMED_KEY = re.compile(r"lk_[0-9a-f]{12}_[A-Za-z0-9_-]{32,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,48 @@ class ApiKeys:
             info = _info(row)
         self._active = None
         return CreatedKey(f"{KEY_PREFIX}{prefix}_{secret}", info)
+
+    def ensure(self, key: str, scope: str, name: str = "") -> tuple[ApiKeyInfo, bool]:
+        """Store a key chosen outside Latent (a deployment's bootstrap key) unless it is stored already.
+
+        Idempotent across restarts and across processes starting at once: the prefix is unique, so the
+        loser of a concurrent insert reads the winner's row back. A revoked key stays revoked. Returns
+        (info, created); Conflict when the prefix is taken by a different secret.
+        """
+        validate_scope(scope)
+        if not WELL_FORMED_KEY.fullmatch(key):
+            raise InvalidInput(
+                "an API key must look like lk_<12 hex digits>_<secret of 32+ letters, digits, '-' or '_'> "
+                "(what `latent keys create` prints); make one with: "
+                'echo "lk_$(openssl rand -hex 6)_$(openssl rand -hex 24)"',
+                code="invalid_api_key_format",
+            )
+        prefix, secret = _split(key) or ("", "")
+        for _ in range(2):
+            with self.sessions() as s:
+                row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+            if row is not None:
+                if not hmac.compare_digest(row.key_hash, _digest(row.salt, secret)):
+                    raise Conflict(
+                        f"an API key with prefix {prefix} exists and holds another secret",
+                        code="api_key_conflict",
+                        details={"prefix": prefix},
+                    )
+                return _info(row), False
+            salt = secrets.token_hex(16)
+            row = ApiKeyRow(
+                prefix=prefix, salt=salt, key_hash=_digest(salt, secret), scope=scope, name=name, created_at=utcnow()
+            )
+            try:
+                with self.sessions() as s, s.begin():
+                    s.add(row)
+                    s.flush()
+                    info = _info(row)
+            except IntegrityError:
+                continue  # another process stored it between our read and our insert: read it back
+            self._active = None
+            return info, True
+        raise Conflict(f"could not store the API key with prefix {prefix}", code="api_key_conflict")
 
     def list(self, include_revoked: bool = True) -> list[ApiKeyInfo]:
         stmt = select(ApiKeyRow).order_by(ApiKeyRow.id)

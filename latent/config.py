@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `latent serve` binds to.")
     port: int = Field(8000, description="Port `latent serve` listens on.")
+    admin_key: SecretStr | None = Field(
+        None, description="Bootstrap admin API key (lk_<12 hex>_<secret>), stored hashed when the service starts."
+    )
+    admin_key_file: Path | None = Field(
+        None, description="File holding the bootstrap admin key (a Docker secret: /run/secrets/latent_admin_key)."
+    )
+    allow_no_auth: bool = Field(
+        False, description="Let `latent serve` bind a non-local address with no API key (private networks only)."
+    )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest HTTP request body accepted.")
     max_batch_documents: int = Field(1000, description="Most documents in one HTTP upsert.")
     max_k: int = Field(1000, description="Largest k a search may ask for.")

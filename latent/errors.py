@@ -44,6 +44,12 @@ class BackendMismatch(Conflict):
     code = "backend_mismatch"
 
 
+class NoEncoder(InvalidInput):
+    """The collection has no encoder (its vectors come from the caller), so text cannot be turned into one."""
+
+    code = "no_encoder"
+
+
 class TooLarge(LatentError):
     code = "too_large"
     status = 413

@@ -2,6 +2,8 @@
 
 A job function receives a `JobContext` to report progress and to notice cancellation. A job left
 `queued`/`running` by a process that died is marked failed when the next JobManager starts.
+A cancel from another process (`latent jobs cancel` while a server runs the job) marks the row
+`cancelled`; the owner polls its row (at most every CANCEL_POLL_SECONDS) and stops at its next step.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -27,6 +30,7 @@ from latent.store.feature_models import JobRow
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 FINAL = ("succeeded", "failed", "cancelled")
+CANCEL_POLL_SECONDS = 0.5
 
 
 Progress = Callable[[float, str], None]
@@ -88,20 +92,30 @@ class JobContext:
         self.job_id = job_id
         self._echo = echo
         self._cancel = threading.Event()
+        self._polled = 0.0
 
     def progress(self, fraction: float, message: str = "") -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
         if self._echo:
             self._echo(fraction, message)
         if self._manager and self.job_id:
-            self._manager._update(self.job_id, progress=fraction, message=message[:2000])
+            self._manager._update(self.job_id, active_only=True, progress=fraction, message=message[:2000])
         self.check()
 
     def should_stop(self) -> bool:
+        """True once a cancel was asked here or, seen in the job's row, by another process."""
+        if self._cancel.is_set():
+            return True
+        if self._manager is not None and self.job_id is not None:
+            now = time.monotonic()
+            if now - self._polled >= CANCEL_POLL_SECONDS:
+                self._polled = now
+                if self._manager._cancelled_elsewhere(self.job_id):
+                    self._cancel.set()
         return self._cancel.is_set()
 
     def check(self) -> None:
-        if self._cancel.is_set():
+        if self.should_stop():
             raise JobCancelled()
 
 
@@ -156,10 +170,12 @@ class JobManager:
         try:
             if ctx.should_stop():
                 raise JobCancelled()
-            self._update(job_id, status="running", started_at=utcnow())
+            self._update(job_id, active_only=True, status="running", started_at=utcnow())
             result = fn(ctx)
             ctx.check()
-            self._update(job_id, status="succeeded", progress=1.0, result=result, finished_at=utcnow())
+            self._update(
+                job_id, active_only=True, status="succeeded", progress=1.0, result=result, finished_at=utcnow()
+            )
         except JobCancelled:
             self._update(job_id, status="cancelled", finished_at=utcnow())
         except LatentError as exc:
@@ -171,9 +187,17 @@ class JobManager:
             with self._lock:
                 self._contexts.pop(job_id, None)
 
-    def _update(self, job_id: str, **values: Any) -> None:
+    def _update(self, job_id: str, active_only: bool = False, **values: Any) -> None:
+        """Write the row; `active_only` leaves a row another process already ended (cancelled) as it is."""
+        stmt = update(JobRow).where(JobRow.id == job_id)
+        if active_only:
+            stmt = stmt.where(JobRow.status.in_(ACTIVE))
         with self.sessions() as s, s.begin():
-            s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+            s.execute(stmt.values(**values))
+
+    def _cancelled_elsewhere(self, job_id: str) -> bool:
+        with self.sessions() as s:
+            return s.scalar(select(JobRow.status).where(JobRow.id == job_id)) == "cancelled"
 
     def get(self, job_id: str) -> JobRecord:
         with self.sessions() as s:
@@ -207,8 +231,6 @@ class JobManager:
 
     def wait(self, job_id: str, timeout: float = 60.0) -> JobRecord:
         """Block until the job ends (tests and the CLI use this)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             job = self.get(job_id)

@@ -13,16 +13,31 @@ import numpy as np
 from latent.embedder.agreement import AgreementReport
 
 
+@dataclass(frozen=True, slots=True)
+class PrecomputedChunk:
+    """A chunk whose vector was computed elsewhere (bring-your-own vectors, re-imports): stored as given."""
+
+    char_start: int
+    char_end: int
+    vector: np.ndarray
+
+
 @dataclass(slots=True)
 class DocumentInput:
     id: str
     text: str
     title: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    precomputed: tuple[PrecomputedChunk, ...] | None = None  # set: stored instead of chunking + encoding
 
     def content_hash(self) -> str:
-        """What the embedding depends on: title and text (metadata changes never re-embed)."""
-        return hashlib.sha256(json.dumps([self.title, self.text], ensure_ascii=False).encode()).hexdigest()
+        """What the stored vectors depend on: title and text, and the given vectors and spans when
+        precomputed (a changed vector is a changed document); metadata changes never re-embed."""
+        digest = hashlib.sha256(json.dumps([self.title, self.text], ensure_ascii=False).encode())
+        for chunk in self.precomputed or ():
+            digest.update(f"|{chunk.char_start}:{chunk.char_end}|".encode())
+            digest.update(np.ascontiguousarray(chunk.vector, dtype="<f4").tobytes())
+        return digest.hexdigest()
 
 
 @dataclass(slots=True)

@@ -1,4 +1,9 @@
-"""Dense (FAISS), sparse (SQLite FTS5 BM25) and hybrid (reciprocal-rank fusion) search over a collection."""
+"""Dense (FAISS), sparse (SQLite FTS5 BM25) and hybrid (reciprocal-rank fusion) search over a collection.
+
+Dense scores are the collection's metric, higher is nearer: cosine similarity (vectors normalised at
+write and query time), the dot product (as given), or for l2 the negative squared Euclidean distance.
+A collection without an encoder takes query vectors only; its hybrid search needs the vector and the text.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from latent.errors import InvalidInput
+from latent.errors import InvalidInput, NoEncoder
 from latent.records import ChunkSpan, Hit
 from latent.store.collection import Collection
 from latent.vectors import as_vectors
@@ -61,17 +66,21 @@ def search_many(
     opts = options or SearchOptions()
     if opts.mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)}", code="invalid_mode", details={"mode": opts.mode})
-    if (queries is None) == (vectors is None):
-        raise InvalidInput("give either query text or a vector", code="invalid_query")
-    if opts.mode != "dense" and queries is None:
-        raise InvalidInput(f"mode {opts.mode!r} needs query text, not a vector", code="invalid_query")
+    check_query(collection, opts.mode, queries, vectors)
     if queries is not None and any(not q or not q.strip() for q in queries):
         raise InvalidInput("query text is empty", code="empty_query")
-    given = None if vectors is None else as_vectors(vectors, collection.dimension, name="query vectors", normalise=True)
+    given = None
+    if vectors is not None and opts.mode != "sparse":
+        cosine = collection.metric == "cosine"
+        given = as_vectors(vectors, collection.dimension, name="query vectors", normalise=cosine)
     need = opts.k + opts.offset
     allowed = collection.allowed_vector_ids(opts.filter)
     state = collection.read_state()  # the index caught up, and whether hits can carry a cluster
     n = len(queries) if queries is not None else len(given)
+    if queries is not None and given is not None and len(given) != n:
+        raise InvalidInput(
+            f"{n} query texts but {len(given)} query vectors", code="invalid_query", details={"texts": n}
+        )
     ranked: list[list[_Scored]] = [[] for _ in range(n)]
     if opts.mode in ("dense", "hybrid"):
         qvecs = collection.query_encoder.encode(queries) if given is None else given
@@ -97,6 +106,28 @@ def search_many(
             ]
         )
     return [enrich(collection, r[opts.offset : need], opts, state.clustering_id) for r in ranked]
+
+
+def check_query(
+    collection: Collection, mode: str, queries: list[str] | None, vectors: Sequence[Sequence[float]] | None
+) -> None:
+    """Which of text and vector each mode takes. With an encoder: one of them (sparse and hybrid need text).
+    Without one: dense takes a vector, sparse text, hybrid both (the vector for its dense half)."""
+    if not collection.has_encoder:
+        if mode != "sparse" and vectors is None:
+            raise NoEncoder(
+                f"collection {collection.name!r} has no encoder: send `vector` (hybrid: `vector` and `query`)",
+                details={"collection": collection.name, "mode": mode},
+            )
+        if mode != "dense" and queries is None:
+            raise InvalidInput(f"mode {mode!r} needs query text", code="invalid_query")
+        if mode == "dense" and queries is not None:
+            raise InvalidInput("give a query vector, not both text and a vector", code="invalid_query")
+        return
+    if (queries is None) == (vectors is None):
+        raise InvalidInput("give either query text or a vector", code="invalid_query")
+    if mode != "dense" and queries is None:
+        raise InvalidInput(f"mode {mode!r} needs query text, not a vector", code="invalid_query")
 
 
 def dense_ranking(
@@ -153,7 +184,7 @@ def enrich(
     """Hits with the fields asked for; `clustering_id` (None: no clustering, no cluster lookup) labels them."""
     found = collection.get_many([s.doc_id for s in ranked], with_text=opts.with_text, with_metadata=opts.with_metadata)
     records = {r.id: r for r in found}
-    vectors = collection.document_vectors(list(records)) if opts.with_vector else {}
+    vectors = collection.stored_vectors(list(records)) if opts.with_vector else {}
     clusters = collection.clusters_of(list(records), clustering_id) if clustering_id is not None and records else {}
     hits = []
     for s in ranked:
@@ -185,7 +216,7 @@ def neighbors(
     options: SearchOptions | None = None,
 ) -> list[Hit]:
     """The k documents nearest a stored document, itself excluded."""
-    vector = collection.document_vectors([doc_id]).get(doc_id)
+    vector = collection.stored_vectors([doc_id]).get(doc_id)
     if vector is None:
         from latent.errors import DocumentNotFound
 

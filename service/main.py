@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 import latent
 from latent.auth import ApiKeys
+from latent.bootstrap import NO_AUTH_WARNING, bootstrap_admin_key
 from latent.config import Settings, get_settings
 from latent.jobs import JobManager
 from latent.store.store import Store
@@ -20,6 +21,7 @@ from service.metrics import Metrics, MetricsMiddleware
 from service.middleware import RequestContextMiddleware
 from service.ratelimit import RateLimitMiddleware
 from service.routes import (
+    aliases,
     clusterings,
     collections,
     documents,
@@ -56,13 +58,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         encoder = await run_in_threadpool(store.encoder)
         await run_in_threadpool(encoder.encode, ["warm up"])  # first call pays lazy init, not a user
         app.state.encoder = store.query_encoder()  # the same encoder behind the query cache and batcher
+        await run_in_threadpool(bootstrap_admin_key, settings, store.sessions)  # LATENT_ADMIN_KEY(_FILE)
         app.state.keys = ApiKeys(store.sessions, cache_seconds=settings.auth_cache_seconds)
         app.state.store = store
         app.state.jobs = JobManager(store.sessions)
         app.state.metrics.store_collector.store = store
         if not await run_in_threadpool(app.state.keys.active):
             log.warning(
-                "no API key exists, so every request is accepted: bind to 127.0.0.1 only "
+                NO_AUTH_WARNING.format(host=settings.host)
+                if settings.allow_no_auth
+                else "no API key exists, so every request is accepted: bind to 127.0.0.1 only "
                 "(create one with `latent keys create --scope admin` before exposing the service)"
             )
         yield
@@ -88,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ui.router)
-    for module in (collections, documents, search, embed, jobs, recommend, profiles, clusterings, maps, vae):
+    for module in (collections, documents, search, embed, jobs, recommend, profiles, clusterings, maps, vae, aliases):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(openai_embeddings.router)  # OpenAI's error shape, declared by the router itself
     # Added last = outermost: metrics see the final status of every request, 413s and 500s included.

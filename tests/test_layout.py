@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
-LINTED = ["latent", "indexer", "service", "migrations", "tests", "bench"]
+LINTED = ["latent", "indexer", "service", "migrations", "tests", "bench", "client"]
 
 
 def import_cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from latent.index.base import SearchResult
+from latent.index.base import SearchResult, check_metric
 from latent.index.codec import pack, parse_bytes, unpack
 
 FLAT_MAX = 50_000
@@ -64,7 +64,7 @@ class AutoIndex:
     """Delegates to the chosen backend; `stats()` says which one and why."""
 
     kind = "auto"
-    PARAMS = {"flat_max": int, "hnsw_max": int, "memory": str}
+    PARAMS = {"flat_max": int, "hnsw_max": int, "memory": str, "metric": check_metric}
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class AutoIndex:
         hnsw_max: int = HNSW_MAX,
         memory: int | str | None = None,
         size_hint: int | None = None,
+        metric: str = "ip",
         *,
         inner: Any = None,
         reason: str | None = None,
@@ -80,6 +81,7 @@ class AutoIndex:
         self.dimension = dimension
         self.flat_max, self.hnsw_max = flat_max, hnsw_max
         self.memory = parse_bytes(memory) if memory is not None else None
+        self.metric = check_metric(metric)
         if inner is None:
             kind, params, reason = self._choose(size_hint or 0)
             inner = self._build(kind, params, size_hint)
@@ -92,7 +94,7 @@ class AutoIndex:
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"flat_max": self.flat_max, "hnsw_max": self.hnsw_max, "memory": self.memory}
+        return {"flat_max": self.flat_max, "hnsw_max": self.hnsw_max, "memory": self.memory, "metric": self.metric}
 
     def _choose(self, n: int) -> tuple[str, dict[str, Any], str]:
         return choose(n, self.dimension, flat_max=self.flat_max, hnsw_max=self.hnsw_max, memory=self.memory)
@@ -100,8 +102,8 @@ class AutoIndex:
     def _build(self, kind: str, params: dict[str, Any], size_hint: int | None) -> Any:
         cls = _inner_class(kind)
         if kind == "flat":
-            return cls(self.dimension)
-        return cls.from_params(self.dimension, params, size_hint=size_hint)
+            return cls(self.dimension, metric=self.metric)
+        return cls.from_params(self.dimension, dict(params, metric=self.metric), size_hint=size_hint)
 
     def _maybe_migrate(self) -> None:
         n = len(self.inner)

@@ -1,4 +1,9 @@
-"""The `VectorIndex` protocol: ids are int64 vector ids (the SQL chunk ids), scores are inner products."""
+"""The `VectorIndex` protocol: ids are int64 vector ids (the SQL chunk ids), scores are higher-is-better.
+
+An index compares vectors by one metric: "ip" (inner product; cosine once the store has normalised the
+vectors) or "l2", whose score is the negative squared Euclidean distance (FAISS's L2 distance, negated)
+so that every backend, and every caller sorting hits, treats a higher score as nearer.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from latent.errors import InvalidInput
+
+METRICS = ("ip", "l2")
 
 
 @dataclass(slots=True)
@@ -28,7 +37,7 @@ class VectorIndex(Protocol):
         """Remove ids; returns how many were present. Unknown ids are ignored."""
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> SearchResult:
-        """Top-k by inner product; `allowed` restricts the candidates (pre-filter) to those ids."""
+        """Top-k by score (the index's metric); `allowed` restricts the candidates (pre-filter) to those ids."""
 
     def serialize(self) -> bytes:
         """The whole index as bytes (the store writes them atomically with the SQL seq they cover)."""
@@ -40,6 +49,37 @@ class VectorIndex(Protocol):
         """Every live id (tombstoned ids excluded): `latent check` compares them with SQL."""
 
     def __len__(self) -> int: ...
+
+
+def check_metric(metric: str) -> str:
+    """The index metric, or InvalidInput `invalid_metric` naming the ones that exist."""
+    if metric not in METRICS:
+        raise InvalidInput(
+            f"unknown index metric {metric!r}; choose one of {', '.join(METRICS)}",
+            code="invalid_metric",
+            details={"metric": metric},
+        )
+    return metric
+
+
+def pairwise_scores(queries: np.ndarray, vectors: np.ndarray, metric: str = "ip") -> np.ndarray:
+    """(nq, n) scores, higher is nearer: inner products, or negative squared L2 distances."""
+    dots = queries @ vectors.T
+    if metric != "l2":
+        return dots
+    q2 = np.einsum("ij,ij->i", queries, queries)[:, None]
+    x2 = np.einsum("ij,ij->i", vectors, vectors)[None, :]
+    return np.minimum(2 * dots - q2 - x2, 0).astype(np.float32)
+
+
+def faiss_metric(faiss: Any, metric: str) -> Any:
+    """The FAISS metric constant of an index metric."""
+    return faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+
+
+def to_scores(distances: np.ndarray, metric: str) -> np.ndarray:
+    """FAISS's raw values as higher-is-better scores (L2 distances are negated)."""
+    return -distances if metric == "l2" else distances
 
 
 def empty_result(nq: int, k: int) -> SearchResult:

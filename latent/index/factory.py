@@ -79,8 +79,22 @@ def create_index(spec: str, dimension: int, *, size_hint: int | None = None) -> 
     schema = getattr(cls, "PARAMS", {})
     typed = typed_params(kind, params, schema)
     if kind in ("flat", "numpy"):
-        return cls(dimension)
+        return cls(dimension, metric=typed.get("metric", "ip"))
     return cls.from_params(dimension, typed, size_hint=size_hint)
+
+
+def spec_with_metric(spec: str, metric: str) -> str:
+    """The spec an index of a collection with `metric` is built from: cosine and dot are inner products
+    (cosine over vectors the store normalised), so their spec is the collection's own; l2 adds `metric=l2`.
+
+    The metric travels in the spec so every place that builds or loads the index (the store's rebuilds,
+    replays, index files) builds the same kind without being told separately.
+    """
+    if metric not in ("l2", "euclid"):
+        return spec
+    kind, params = parse_spec(spec)
+    params = dict(params, metric="l2")
+    return kind + ":" + ",".join(f"{key}={value}" for key, value in params.items())
 
 
 def deserialize_index(spec: str, dimension: int, data: bytes) -> VectorIndex:

@@ -1,4 +1,4 @@
-"""Exact inner-product search: FAISS `IndexIDMap2(IndexFlatIP)`; right for up to ~100k vectors."""
+"""Exact search: FAISS `IndexIDMap2(IndexFlatIP)` (or `IndexFlatL2`); right for up to ~100k vectors."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ from typing import Any
 
 import numpy as np
 
-from latent.index.base import SearchResult, as_ids, empty_result, fix_missing
+from latent.index.base import SearchResult, as_ids, check_metric, empty_result, fix_missing, to_scores
 from latent.vectors import as_vectors
 
 
 class FlatIndex:
     kind = "flat"
+    PARAMS = {"metric": check_metric}
 
-    def __init__(self, dimension: int, index: Any = None):
+    def __init__(self, dimension: int, index: Any = None, metric: str = "ip"):
         import faiss
 
         self.dimension = dimension
         self._faiss = faiss
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        if index is not None:  # a loaded index knows its own metric
+            metric = "l2" if index.metric_type == faiss.METRIC_L2 else "ip"
+        self.metric = check_metric(metric)
+        if index is None:
+            flat = faiss.IndexFlatL2(dimension) if metric == "l2" else faiss.IndexFlatIP(dimension)
+            index = faiss.IndexIDMap2(flat)
+        self.index = index
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = as_ids(ids)
@@ -39,7 +46,7 @@ class FlatIndex:
         if allowed is not None:
             params = self._faiss.SearchParameters(sel=self._faiss.IDSelectorBatch(as_ids(allowed)))
         scores, ids = self.index.search(queries, k, params=params)
-        return fix_missing(SearchResult(scores, ids))
+        return fix_missing(SearchResult(to_scores(scores, self.metric), ids))
 
     def serialize(self) -> bytes:
         return self._faiss.serialize_index(self.index).tobytes()
@@ -57,6 +64,7 @@ class FlatIndex:
             "memory_bytes": len(self) * (self.dimension * 4 + 8),
             "tombstones": 0,
             "params": {},
+            "metric": self.metric,
         }
 
     def ids(self) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from latent.errors import Conflict, InvalidInput
-from latent.index.base import SearchResult, as_ids, empty_result
+from latent.index.base import SearchResult, as_ids, check_metric, empty_result, faiss_metric, to_scores
 from latent.index.codec import few_query_threads, pack, unpack
 from latent.index.recall import exact_topk
 from latent.vectors import as_vectors
@@ -33,10 +33,10 @@ COMPACT_BATCH = 65_536
 
 
 class HNSWIndex:
-    """`IndexHNSWFlat` (inner product) with our own slot -> id map and a live mask."""
+    """`IndexHNSWFlat` (inner product or L2) with our own slot -> id map and a live mask."""
 
     kind = "hnsw"
-    PARAMS = {"M": int, "ef_construction": int, "ef_search": int, "max_tombstone_ratio": float}
+    PARAMS = {"M": int, "ef_construction": int, "ef_search": int, "max_tombstone_ratio": float, "metric": check_metric}
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class HNSWIndex:
         ef_construction: int = 80,
         ef_search: int = 64,
         max_tombstone_ratio: float = 0.2,
+        metric: str = "ip",
         *,
         index: Any = None,
     ):
@@ -58,8 +59,9 @@ class HNSWIndex:
         self.ef_construction = ef_construction
         self.ef_search = ef_search
         self.max_tombstone_ratio = max_tombstone_ratio
+        self.metric = check_metric(metric)
         if index is None:
-            index = faiss.IndexHNSWFlat(dimension, M, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexHNSWFlat(dimension, M, faiss_metric(faiss, self.metric))
             index.hnsw.efConstruction = ef_construction
         index.hnsw.efSearch = ef_search
         self.index = index
@@ -80,6 +82,7 @@ class HNSWIndex:
             "ef_construction": self.ef_construction,
             "ef_search": self.ef_search,
             "max_tombstone_ratio": self.max_tombstone_ratio,
+            "metric": self.metric,
         }
 
     # -- bookkeeping -------------------------------------------------------------------------------
@@ -183,7 +186,7 @@ class HNSWIndex:
             params.sel = self._faiss.IDSelectorBitmap(len(self._live), self._faiss.swig_ptr(bits))
         with few_query_threads(len(queries)):
             scores, slots = self.index.search(queries, k, params=params)
-        out = SearchResult(scores, np.where(slots >= 0, self._ids[np.maximum(slots, 0)], -1))
+        out = SearchResult(to_scores(scores, self.metric), np.where(slots >= 0, self._ids[np.maximum(slots, 0)], -1))
         out.scores[slots < 0] = -np.inf
         short = np.flatnonzero((slots >= 0).sum(axis=1) < min(k, n_cand))
         if len(short):  # the graph walk missed admitted vectors: answer those rows exactly
@@ -202,10 +205,10 @@ class HNSWIndex:
             return empty_result(len(queries), k)
         vectors = self._vectors()
         if len(slots) == len(vectors):
-            scores, pos = exact_topk(queries, vectors, k)
+            scores, pos = exact_topk(queries, vectors, k, metric=self.metric)
             chosen = pos
         else:
-            scores, pos = exact_topk(queries, _Gather(vectors, slots), k)
+            scores, pos = exact_topk(queries, _Gather(vectors, slots), k, metric=self.metric)
             chosen = np.where(pos >= 0, slots[np.maximum(pos, 0)], -1)
         return SearchResult(scores, np.where(chosen >= 0, self._ids[np.maximum(chosen, 0)], -1))
 

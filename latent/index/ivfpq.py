@@ -28,7 +28,15 @@ from typing import Any
 import numpy as np
 
 from latent.errors import InvalidInput
-from latent.index.base import SearchResult, as_ids, empty_result, fix_missing
+from latent.index.base import (
+    SearchResult,
+    as_ids,
+    check_metric,
+    empty_result,
+    faiss_metric,
+    fix_missing,
+    to_scores,
+)
 from latent.index.codec import few_query_threads, flag, pack, unpack
 from latent.index.recall import exact_search
 from latent.vectors import as_vectors
@@ -66,6 +74,7 @@ class IVFPQIndex:
         "random_state": int,
         "opq": flag,
         "refine": int,
+        "metric": check_metric,
     }
 
     def __init__(
@@ -80,6 +89,7 @@ class IVFPQIndex:
         random_state: int = 0,
         opq: bool = True,
         refine: int = 8,
+        metric: str = "ip",
         *,
         index: Any = None,
         vector_source: VectorSource | None = None,
@@ -100,6 +110,7 @@ class IVFPQIndex:
         self.max_train = max(max_train or 64 * nlist, self.train_size)
         self.random_state = random_state
         self.opq = int(bool(opq))
+        self.metric = check_metric(metric)
         self.refine = max(1, int(refine))  # candidates per wanted hit when re-ranking; 1 = off
         self.vector_source = vector_source  # exact vectors by id (the store's SQL rows); never serialized
         self.index = index  # None until trained
@@ -127,6 +138,7 @@ class IVFPQIndex:
             "random_state": self.random_state,
             "opq": self.opq,
             "refine": self.refine,
+            "metric": self.metric,
         }
 
     @property
@@ -171,7 +183,7 @@ class IVFPQIndex:
         # "np": no polysemous training, which index_factory would otherwise do (slow, and unused here)
         prefix = f"OPQ{self.pq_m}," if self.opq else ""
         spec = f"{prefix}IVF{self.nlist},PQ{self.pq_m}x{self.nbits}np"
-        index = faiss.index_factory(self.dimension, spec, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(self.dimension, spec, faiss_metric(faiss, self.metric))
         ivf = faiss.extract_index_ivf(index)
         ivf.cp.seed = self.random_state
         faiss.downcast_index(ivf).pq.cp.seed = self.random_state
@@ -209,7 +221,7 @@ class IVFPQIndex:
             if allowed is not None:
                 mask = np.isin(ids, as_ids(allowed))
                 ids, vectors = ids[mask], vectors[mask]
-            return exact_search(queries, ids, vectors, k)
+            return exact_search(queries, ids, vectors, k, self.metric)
         if not self.reranks or k > MAX_RERANK_CANDIDATES:
             return self._search_codes(queries, k, k, allowed)
         # more candidates than hits, scored exactly; never more than the index holds
@@ -231,7 +243,7 @@ class IVFPQIndex:
             )
         with few_query_threads(len(queries)):
             scores, ids = self.index.search(queries, fetch, params=self._wrap(params))
-        result = fix_missing(SearchResult(scores, ids))
+        result = fix_missing(SearchResult(to_scores(scores, self.metric), ids))
         if params.nprobe < self.nlist:
             # rows short of k hits: the probed lists held too few admitted vectors; scan every list for them
             short = np.flatnonzero((ids >= 0).sum(axis=1) < need)
@@ -239,7 +251,7 @@ class IVFPQIndex:
                 params.nprobe = self.nlist
                 with few_query_threads(len(short)):
                     s2, i2 = self.index.search(queries[short], fetch, params=self._wrap(params))
-                redo = fix_missing(SearchResult(s2, i2))
+                redo = fix_missing(SearchResult(to_scores(s2, self.metric), i2))
                 result.scores[short], result.ids[short] = redo.scores, redo.ids
         return result
 
@@ -274,6 +286,10 @@ class IVFPQIndex:
         for lo in range(0, len(cand), step):
             hi = lo + step
             scores[lo:hi] = np.matmul(exact[row[lo:hi]], queries[lo:hi, :, None])[:, :, 0]
+            if self.metric == "l2":  # -|x - q|^2 = 2 x.q - |x|^2 - |q|^2
+                rows = exact[row[lo:hi]]
+                q2 = np.einsum("ij,ij->i", queries[lo:hi], queries[lo:hi])[:, None]
+                scores[lo:hi] = 2 * scores[lo:hi] - np.einsum("ijk,ijk->ij", rows, rows) - q2
         scores[(cand < 0) | ~held[row]] = -np.inf
         return scores
 
@@ -297,7 +313,7 @@ class IVFPQIndex:
                 "a trained IVF-PQ index keeps only compressed codes; pass ids= and vectors= as ground truth",
                 details={"kind": self.kind},
             )
-        return exact_search(as_vectors(queries, self.dimension, min_rows=0), *self._buffer(), k)
+        return exact_search(as_vectors(queries, self.dimension, min_rows=0), *self._buffer(), k, self.metric)
 
     def ids(self) -> np.ndarray:
         """Buffered ids plus every id in the inverted lists (`latent check` compares them with SQL)."""

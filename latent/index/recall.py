@@ -1,4 +1,4 @@
-"""Recall@k of an approximate index against exact inner-product search (chunked exact top-k)."""
+"""Recall@k of an approximate index against exact search (chunked exact top-k, by the index's metric)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 import numpy as np
 
 from latent.errors import InvalidInput
-from latent.index.base import SearchResult, as_ids, empty_result
+from latent.index.base import SearchResult, as_ids, empty_result, pairwise_scores
 
 
-def exact_topk(queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 32_768) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k rows of `vectors` by inner product, streamed in chunks so memory stays O(nq * chunk).
+def exact_topk(
+    queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 32_768, metric: str = "ip"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k rows of `vectors` by score (`metric`: inner product or negative squared L2), streamed
+    in chunks so memory stays O(nq * chunk).
 
     Returns (scores, positions), both (nq, k); missing hits are -inf / -1.
     """
@@ -20,7 +23,7 @@ def exact_topk(queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 32
     best_p = np.full((nq, k), -1, dtype=np.int64)
     for start in range(0, len(vectors), chunk):
         block = np.asarray(vectors[start : start + chunk], dtype=np.float32)
-        scores = queries @ block.T
+        scores = pairwise_scores(queries, block, metric)
         take = min(k, scores.shape[1])
         part = (
             np.argpartition(-scores, take - 1, axis=1)[:, :take]
@@ -36,11 +39,11 @@ def exact_topk(queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 32
     return best_s, best_p
 
 
-def exact_search(queries: np.ndarray, ids: np.ndarray, vectors: np.ndarray, k: int) -> SearchResult:
+def exact_search(queries: np.ndarray, ids: np.ndarray, vectors: np.ndarray, k: int, metric: str = "ip") -> SearchResult:
     """Exact search over explicit (ids, vectors): the ground truth for recall."""
     if not len(ids):
         return empty_result(len(queries), k)
-    scores, pos = exact_topk(queries, vectors, k)
+    scores, pos = exact_topk(queries, vectors, k, metric=metric)
     out = np.where(pos >= 0, as_ids(ids)[np.maximum(pos, 0)], -1)
     return SearchResult(scores, out)
 
@@ -75,7 +78,8 @@ def measure_recall(
     if (ids is None) != (vectors is None):
         raise InvalidInput("pass both ids and vectors, or neither", details={})
     if ids is not None and vectors is not None:
-        truth = exact_search(queries, ids, np.asarray(vectors, dtype=np.float32), k)
+        metric = getattr(index, "metric", "ip")
+        truth = exact_search(queries, ids, np.asarray(vectors, dtype=np.float32), k, metric)
     elif getattr(index, "kind", None) in ("flat", "numpy"):
         truth = index.search(queries, k)
     elif hasattr(index, "exact_search"):

@@ -7,15 +7,17 @@ from typing import Any
 
 import numpy as np
 
-from latent.index.base import SearchResult, as_ids, empty_result
+from latent.index.base import SearchResult, as_ids, check_metric, empty_result, pairwise_scores
 from latent.vectors import as_vectors
 
 
 class NumpyIndex:
     kind = "numpy"
+    PARAMS = {"metric": check_metric}
 
-    def __init__(self, dimension: int):
+    def __init__(self, dimension: int, metric: str = "ip"):
         self.dimension = dimension
+        self.metric = check_metric(metric)
         self.ids_ = np.zeros(0, dtype=np.int64)
         self.vectors = np.zeros((0, dimension), dtype=np.float32)
 
@@ -36,7 +38,7 @@ class NumpyIndex:
         ids, vectors = self.ids_[mask], self.vectors[mask]
         if not len(ids):
             return result
-        scores = queries @ vectors.T
+        scores = pairwise_scores(queries, vectors, self.metric)
         top = min(k, len(ids))
         order = np.argsort(-scores, axis=1, kind="stable")[:, :top]
         result.scores[:, :top] = np.take_along_axis(scores, order, axis=1)
@@ -45,13 +47,13 @@ class NumpyIndex:
 
     def serialize(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, ids=self.ids_, vectors=self.vectors)
+        np.savez(buf, ids=self.ids_, vectors=self.vectors, metric=np.array(self.metric))
         return buf.getvalue()
 
     @classmethod
     def deserialize(cls, dimension: int, data: bytes, params: dict | None = None) -> NumpyIndex:
-        index = cls(dimension)
         arrays = np.load(io.BytesIO(data))
+        index = cls(dimension, str(arrays["metric"]) if "metric" in arrays else "ip")
         index.ids_, index.vectors = arrays["ids"], arrays["vectors"]
         return index
 
@@ -62,6 +64,7 @@ class NumpyIndex:
             "memory_bytes": int(self.vectors.nbytes),
             "tombstones": 0,
             "params": {},
+            "metric": self.metric,
         }
 
     def ids(self) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
 
+from latent.records import DocumentInput
+from latent.store.byo import stored_content_hash
 from latent.store.collection import Collection
 from latent.store.indexfile import leftover_temp_files, read_index_file
 from latent.store.models import ChunkRow, CollectionRow, DocumentRow
@@ -68,8 +68,9 @@ def check_collection(store: Store, collection: Collection) -> CheckReport:
             report.problems.append(f"document {ext!r} has no chunks")
         elif actual != chunk_count:
             report.problems.append(f"document {ext!r} records {chunk_count} chunks but has {actual}")
-        digest = hashlib.sha256(json.dumps([title, text], ensure_ascii=False).encode()).hexdigest()
-        if digest != stored_hash:
+        text_hash = DocumentInput(id=ext, title=title, text=text).content_hash()
+        dim = collection.dimension
+        if stored_hash != text_hash and stored_hash != _precomputed_hash(store, doc_id, title, text, dim):
             report.problems.append(f"document {ext!r}: content hash does not match its text")
 
     stored = read_index_file(collection.vectors.path)
@@ -93,6 +94,17 @@ def check_collection(store: Store, collection: Collection) -> CheckReport:
         if tmp.name.startswith(f".{collection.vectors.path.name}."):
             report.problems.append(f"leftover temporary file {tmp}")
     return report
+
+
+def _precomputed_hash(store: Store, document_id: int, title: str, text: str, dimension: int) -> str:
+    """The hash of a document written from given vectors (bring-your-own or a Parquet re-import)."""
+    with store.sessions() as s:
+        rows = s.execute(
+            select(ChunkRow.char_start, ChunkRow.char_end, ChunkRow.vector)
+            .where(ChunkRow.document_id == document_id)
+            .order_by(ChunkRow.ordinal)
+        ).all()
+    return stored_content_hash(title, text, [tuple(r) for r in rows], dimension)
 
 
 def check_store(store: Store, name: str | None = None) -> list[CheckReport]:

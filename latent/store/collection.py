@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from latent.embedder.base import Encoder
 from latent.errors import DimensionMismatch, DocumentNotFound, InvalidInput
+from latent.index.factory import spec_with_metric
 from latent.ingest import planning
 from latent.records import (
     ChunkSpan,
@@ -24,6 +25,7 @@ from latent.records import (
     UpsertResult,
 )
 from latent.store import reads
+from latent.store.byo import MissingEncoder, mean_vectors
 from latent.store.feature_models import ClusterAssignmentRow
 from latent.store.filters import FilterCompiler
 from latent.store.fts import bm25_ranking
@@ -40,7 +42,7 @@ class Collection:
         self,
         row: CollectionRow,
         sessions: sessionmaker,
-        encoder: Encoder,
+        encoder: Encoder | None,
         index_path: Path,
         lock_path: Path,
         dialect: str,
@@ -60,17 +62,26 @@ class Collection:
         self.created_at = row.created_at
         self.sessions = sessions
         self.engine = sessions.kw["bind"]  # the hot-path reads skip the ORM session (`store.reads`)
-        self.encoder = encoder  # writes (chunks, stored vectors): always the backend the collection was built with
-        self.query_encoder: Encoder = encoder  # query texts; the Store puts an AgreedEncoder here for another backend
+        # writes (chunks, stored vectors): always the backend the collection was built with; None for a
+        # collection without a model, whose documents bring their own vectors
+        self.encoder = encoder
+        # query texts; the Store puts an AgreedEncoder here for another backend
+        self.query_encoder: Encoder = encoder or MissingEncoder(row.name, row.dimension)  # type: ignore[assignment]
         self.dialect = dialect
         self.writer = WriterLock(lock_path)
-        self.vectors = VectorState(row.id, row.index_spec, row.dimension, index_path, sessions, faiss_threads)
+        spec = spec_with_metric(row.index_spec, row.metric)  # l2 builds an L2 index; cosine and dot inner product
+        self.vectors = VectorState(row.id, spec, row.dimension, index_path, sessions, faiss_threads)
         self.filters = FilterCompiler(
             dialect, max_depth=max_filter_depth, extra_fields={"cluster": self._cluster_condition}
         )
         self.checkpoint_seconds = checkpoint_seconds
         self.dir = index_path.parent  # per-collection files (maps, VAE checkpoints); the Store sets its own
         self.vectors.open()
+
+    @property
+    def has_encoder(self) -> bool:
+        """False for a bring-your-own-vectors collection: text queries and text-only documents are refused."""
+        return self.encoder is not None
 
     # ----- reads -------------------------------------------------------------------------------
     def info(self) -> CollectionInfo:
@@ -159,6 +170,21 @@ class Collection:
             return {}
         ids, vectors = self._document_means(DocumentRow.external_id.in_(list(external_ids)))
         return dict(zip(ids, vectors, strict=True))
+
+    def stored_vectors(self, external_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """One vector per document in the collection's own metric space (`with_vector`, neighbours): as
+        `document_vectors` for cosine; the plain mean of its chunk vectors (one chunk: the vector as
+        stored) for dot and l2, where normalising would change what the vector means."""
+        if self.metric == "cosine" or not external_ids:
+            return self.document_vectors(external_ids)
+        with self.sessions() as s:
+            rows = s.execute(
+                select(DocumentRow.external_id, ChunkRow.vector)
+                .join(ChunkRow, ChunkRow.document_id == DocumentRow.id)
+                .where(DocumentRow.collection_id == self.id, DocumentRow.external_id.in_(list(external_ids)))
+                .order_by(DocumentRow.id, ChunkRow.ordinal)
+            ).all()
+        return mean_vectors(rows, self.dimension)
 
     def all_document_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every document's id and vector, in insertion order (clustering, maps and the VAE train on these)."""
@@ -291,7 +317,7 @@ class Collection:
             if p.vectors.shape[1:] != (self.dimension,):
                 raise DimensionMismatch(
                     f"vectors of dimension {p.vectors.shape[-1]} cannot go into {self.name!r} "
-                    f"(model {self.model}, dimension {self.dimension})",
+                    f"(model {self.model or 'none'}, dimension {self.dimension})",
                     details={"expected": self.dimension, "got": int(p.vectors.shape[-1])},
                 )
         with self.writer.hold():

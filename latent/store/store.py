@@ -21,9 +21,11 @@ from latent.embedder.agreement import (
 )
 from latent.embedder.choice import resolve_backend
 from latent.embedder.serving import ServingEncoders
-from latent.errors import CollectionNotFound, Conflict, InvalidInput
+from latent.errors import CollectionNotFound, Conflict, InvalidInput, NoEncoder
 from latent.records import CollectionInfo
 from latent.store import reads, schema  # noqa: F401  (registers every table on the one MetaData)
+from latent.store.alias_models import RESOLVE, aliases_of, is_alias, resolve_row
+from latent.store.byo import check_existing, check_metric, new_dimension
 from latent.store.collection import Collection
 from latent.store.db import make_engine, migrate, session_factory
 from latent.store.models import ChunkRow, CollectionRow, DocumentRow
@@ -85,6 +87,8 @@ class Store:
 
     def query_encoder(self, model: str | None = None, backend: str | None = None) -> Encoder:
         """The same encoder for query texts: behind this store's query-vector cache and batcher."""
+        if model == "":  # a collection without a model (bring-your-own vectors)
+            raise NoEncoder("this collection has no encoder: its vectors come from you", details={})
         return self.serving.wrap(self.encoder(model, backend))
 
     def create_collection(
@@ -94,14 +98,20 @@ class Store:
         index: str | None = None,
         backend: str | None = None,
         exist_ok: bool = False,
+        dimension: int | None = None,
+        metric: str | None = None,
     ) -> Collection:
+        """A new collection (or, with `exist_ok`, the existing one). A `dimension` and no `model` makes a
+        collection without an encoder: its documents bring their own vectors (`latent.store.byo`)."""
         if not _NAME.match(name or ""):
             raise InvalidInput(
                 f"invalid collection name {name!r}: use letters, digits, '_', '-', '.', at most 128 characters",
                 code="invalid_collection_name",
                 details={"name": name},
             )
-        model_name = encoder_identity(model or self.settings.model)
+        name = self._unaliased(name, exist_ok)
+        model_name = "" if dimension is not None and not model else encoder_identity(model or self.settings.model)
+        check_metric(metric or "cosine")
         with self._lock, self.sessions() as s, s.begin():
             row = s.scalar(select(CollectionRow).where(CollectionRow.name == name))
             if row is not None:
@@ -116,36 +126,59 @@ class Store:
                         code="model_mismatch",
                         details={"collection": row.model, "requested": model_name},
                     )
+                check_existing(row, dimension, metric)
             else:
-                encoder = self.encoder(model_name, backend)
-                from latent.index.factory import create_index
+                encoder = self.encoder(model_name, backend) if model_name else None
+                dim = new_dimension(dimension, encoder)
+                from latent.index.factory import create_index, spec_with_metric
 
                 spec = index or self.settings.index
-                create_index(spec, encoder.dimension)  # an unknown type or bad parameter fails before any row
+                create_index(spec_with_metric(spec, metric or "cosine"), dim)  # a bad spec fails before any row
                 row = CollectionRow(
                     name=name,
                     model=model_name,
-                    backend=resolve_backend(backend or self.settings.backend, model_name),
-                    dimension=encoder.dimension,
-                    metric="cosine",
+                    backend=resolve_backend(backend or self.settings.backend, model_name) if encoder else "",
+                    dimension=dim,
+                    metric=metric or "cosine",
                     index_spec=spec,
-                    chunk_tokens=self.settings.chunk_tokens or (encoder.max_seq_length - encoder.special_tokens),
-                    chunk_overlap=self.settings.chunk_overlap,
+                    chunk_tokens=(self.settings.chunk_tokens or (encoder.max_seq_length - encoder.special_tokens))
+                    if encoder
+                    else 0,
+                    chunk_overlap=self.settings.chunk_overlap if encoder else 0,
                     seq=0,
                     index_info={},
                 )
                 s.add(row)
         return self.collection(name)
 
+    def _unaliased(self, name: str, exist_ok: bool) -> str:
+        """A name to create: an alias's name means its collection when it may exist, else 409 alias_exists."""
+        with self.sessions() as s:
+            if not is_alias(s, name):
+                return name
+            row = resolve_row(s, name)
+        if not exist_ok or row is None:
+            raise Conflict(
+                f"{name!r} is an alias; a collection may not take its name",
+                code="alias_exists",
+                details={"alias": name},
+            )
+        return row.name
+
     def collection(self, name: str) -> Collection:
-        """The open collection named `name`; raises CollectionNotFound.
+        """The open collection named `name`, or the one the alias `name` points at; raises CollectionNotFound.
+
+        The one place an alias is resolved: one query reads the alias and its collection together, so a
+        caller sees the collection before or after a switch, never a mix.
 
         Every call looks the name up (one indexed query, no lock), so a collection another process
         dropped or re-created is noticed on the next request; the open object is reused while the row is
         the same one: same id and creation time (SQLite may give a dropped collection's id to the next).
         """
-        found = reads.run(self.engine, reads.COLLECTION_IDENTITY, name=name)
-        identity = found[0] if found else None
+        found = list(reads.run(self.engine, RESOLVE, name=name))
+        found = [r for r in found if r.name == name] or found  # a collection's own name wins over an alias
+        identity = (found[0].id, found[0].created_at) if found else None
+        name = found[0].name if found else name
         cached = self._open.get(name)
         if identity is None:
             if cached is not None:
@@ -171,7 +204,7 @@ class Store:
             collection = Collection(
                 row,
                 self.sessions,
-                self.encoder(row.model, row.backend),
+                self.encoder(row.model, row.backend) if row.model else None,  # no model: vectors come with documents
                 self.index_path(row),
                 self.lock_path(row),
                 self.dialect,
@@ -180,7 +213,7 @@ class Store:
                 self.settings.faiss_threads,
             )
             collection.dir = self.collection_dir(row)
-            query_backend = self.query_backend_for(row.backend)
+            query_backend = self.query_backend_for(row.backend) if row.model else None
             if query_backend is not None:
                 key = (row.id, row.model, row.backend, query_backend)
                 collection.query_encoder = AgreedEncoder(
@@ -190,7 +223,8 @@ class Store:
                     lambda: self._measure_agreement(*key),
                     row.name,
                 )
-            collection.query_encoder = self.serving.wrap(collection.query_encoder)
+            if collection.has_encoder:
+                collection.query_encoder = self.serving.wrap(collection.query_encoder)
             self._open[name] = collection
             return collection
 
@@ -267,8 +301,19 @@ class Store:
         with self._lock:
             with self.sessions() as s:
                 row = s.scalar(select(CollectionRow).where(CollectionRow.name == name))
+                if row is None:
+                    row = resolve_row(s, name)  # via an alias: refused below, since the alias points at it
+                aliases = aliases_of(s, row.id) if row is not None else []
             if row is None:
                 raise CollectionNotFound(name)
+            if aliases:
+                raise Conflict(
+                    f"collection {row.name!r} is the target of alias {', '.join(map(repr, aliases))}: "
+                    "point the alias elsewhere or delete it first",
+                    code="collection_has_aliases",
+                    details={"collection": row.name, "aliases": aliases},
+                )
+            name = row.name
             collection = self.collection(name)
             with collection.writer.hold():
                 with self.sessions() as s, s.begin():

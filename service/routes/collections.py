@@ -19,8 +19,14 @@ def list_collections(store: StoreDep) -> CollectionsPublic:
 
 @router.post("", name="create", status_code=status.HTTP_201_CREATED, dependencies=[Write])
 def create_collection(body: CollectionCreate, store: StoreDep) -> CollectionPublic:
-    """Create an empty collection; 409 collection_exists when the name is taken."""
-    collection = store.create_collection(body.name, model=body.model, index=body.index)
+    """Create an empty collection; 409 collection_exists when the name is taken.
+
+    `{"name": "own", "dimension": 768, "metric": "dot"}` (no model) makes a collection without an encoder:
+    documents carry `vector`, searches send `vector` (text-only search answers 400 no_encoder).
+    """
+    collection = store.create_collection(
+        body.name, model=body.model, index=body.index, dimension=body.dimension, metric=body.metric
+    )
     return CollectionPublic.of(collection.info())
 
 

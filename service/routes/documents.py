@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from latent.errors import InvalidInput
 from latent.ingest.write import after_write
 from latent.limits import check_documents
 from service.auth import Read, Write
@@ -29,6 +30,16 @@ def upsert_documents(body: DocumentsUpsert, collection: CollectionDep, settings:
     New documents are on the collection's newest map when this returns.
     """
     check_documents(settings, len(body.documents))
+    given = [d.id for d in body.documents if d.vector is not None]
+    if given and collection.has_encoder:
+        # Its model makes the vectors; a foreign one would not be comparable with them (same-model
+        # re-imports go through the core's precomputed chunks, not this route).
+        raise InvalidInput(
+            f"collection {collection.name!r} embeds documents with its model ({collection.model}); "
+            "leave out `vector`, or create a collection without a model to store your own vectors",
+            code="vector_not_accepted",
+            details={"ids": given[:10], "collection": collection.name},
+        )
     result = collection.upsert([d.to_input() for d in body.documents])
     if result.upserted:
         after_write(collection)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,11 +12,30 @@ from latent.embedder.agreement import AgreementReport
 from latent.records import CollectionInfo
 from service.schemas.common import Strict
 
+Metric = Literal["cosine", "dot", "l2"]
+
 
 class CollectionCreate(Strict):
     name: str = Field(description="Letters, digits, '_', '-', '.'; at most 128 characters.", examples=["papers"])
-    model: str | None = Field(None, description="Embedding model (default: the service's model).")
+    model: str | None = Field(
+        None,
+        description="Embedding model (default: the service's model). Leave it out and give `dimension` for a "
+        "collection without an encoder, whose documents bring their own `vector`.",
+    )
     index: str | None = Field(None, description="Index type: flat | hnsw | ivf-pq | auto, with optional params.")
+    dimension: int | None = Field(
+        None,
+        ge=1,
+        le=65_536,
+        description="Vector width. Without `model`: makes a bring-your-own-vectors collection (no encoder). "
+        "With `model`: must equal the model's.",
+        examples=[768],
+    )
+    metric: Metric | None = Field(
+        None,
+        description="cosine (default; vectors normalised at write and query time), dot (inner product of the "
+        "vectors as given) or l2 (Euclidean; score = minus the squared distance, so higher is nearer).",
+    )
 
 
 class BackendAgreementPublic(BaseModel):
@@ -36,8 +55,11 @@ class BackendAgreementPublic(BaseModel):
 
 class CollectionPublic(BaseModel):
     name: str
-    model: str
-    backend: str
+    model: str | None = Field(description="The embedding model; null for a collection without an encoder.")
+    encoder: bool = Field(
+        True, description="False: documents and queries must bring their own `vector` (text search answers 400)."
+    )
+    backend: str | None = Field(description="The encoder backend; null without an encoder.")
     dimension: int
     metric: str
     index: str
@@ -58,8 +80,9 @@ class CollectionPublic(BaseModel):
     def of(cls, info: CollectionInfo) -> CollectionPublic:
         return cls(
             name=info.name,
-            model=info.model,
-            backend=info.backend,
+            model=info.model or None,
+            encoder=bool(info.model),
+            backend=info.backend or None,
             dimension=info.dimension,
             metric=info.metric,
             index=info.index,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from latent.records import DocumentInput, DocumentRecord
+from latent.records import DocumentInput, DocumentRecord, PrecomputedChunk
 from service.schemas.common import Strict
 
 
@@ -16,9 +17,21 @@ class DocumentCreate(Strict):
     text: str = Field("", description="Body text; embedded in token-sized chunks.")
     title: str = Field("", description="Title; prefixed to every chunk.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="JSON metadata that filters select on.")
+    vector: list[float] | None = Field(
+        None,
+        min_length=1,
+        max_length=65_536,
+        description="Your own vector for the document (required, and only accepted, in a collection without "
+        "an encoder); it must have the collection's dimension. Stored as one chunk covering the whole text.",
+    )
 
     def to_input(self) -> DocumentInput:
-        return DocumentInput(id=self.id, text=self.text, title=self.title, metadata=self.metadata)
+        precomputed = None
+        if self.vector is not None:
+            precomputed = (PrecomputedChunk(0, len(self.text), np.asarray(self.vector, dtype=np.float32)),)
+        return DocumentInput(
+            id=self.id, text=self.text, title=self.title, metadata=self.metadata, precomputed=precomputed
+        )
 
 
 class DocumentsUpsert(Strict):

@@ -73,11 +73,11 @@ def test_empty_file(latent, stored, tmp_path, content):
 
 
 def test_unsupported_file_type(latent, stored, tmp_path):
-    path = tmp_path / "data.parquet"
+    path = tmp_path / "data.xlsx"
     path.write_bytes(b"PAR1")
     result = latent("index", path, "-c", "papers")
     assert result.code == 2
-    assert_one_error_line(result, "unsupported file type '.parquet'")
+    assert_one_error_line(result, "unsupported file type '.xlsx'")
     assert_intact(latent, stored)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from click.testing import Result
 from helpers.topics import PER_TOPIC, topic_docs
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
@@ -81,3 +82,18 @@ def test_indexing_places_new_documents_on_the_newest_map(env: dict[str, str], tm
         collection = store.collection("topics")
         points, _ = map_points(collection, latest_map_id(collection), limit=1000)
     assert "A-new" in {p.id for p in points}
+
+
+def test_if_missing_fits_once_then_keeps_the_newest(env: dict[str, str]) -> None:
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(make_app(), [*args, "-c", "topics", "--if-missing", "--json", "-q"], env=env)
+
+    first, second = invoke("cluster", "-k", "3"), invoke("cluster", "-k", "3")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert json.loads(first.stdout)["id"] == json.loads(second.stdout)["id"]
+    assert "not refitting" in second.stderr and "not refitting" not in first.stderr
+    fitted, kept = invoke("map", "--n-neighbors", "5"), invoke("map", "--n-neighbors", "5")
+    assert fitted.exit_code == 0 and kept.exit_code == 0, fitted.output + kept.output
+    assert json.loads(fitted.stdout)["id"] == json.loads(kept.stdout)["id"]
+    assert json.loads(kept.stdout)["clustering_id"] == json.loads(first.stdout)["id"]
+    assert "not refitting" in kept.stderr

@@ -116,3 +116,51 @@ def test_bad_input_exits_with_a_message(
     result = run(env, *args)
     assert result.exit_code == code, result.output
     assert message in result.stderr
+
+
+def test_list_encode_decode_round_trip(env: dict[str, str], trained: dict) -> None:
+    listed = run(env, "vae", "list", "-c", "t", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [m["id"] for m in json.loads(listed.stdout)] == [trained["model_id"]]
+    encoded = run(env, "vae", "encode", "-c", "t", "--id", "A0", "--id", "C1", "--json")
+    assert encoded.exit_code == 0, encoded.output
+    body = json.loads(encoded.stdout)
+    assert len(body["mu"]) == 2 and len(body["mu"][0]) == 4 and all(s > 0 for s in body["sigma"][0])
+    texts = json.loads(run(env, "vae", "encode", "-c", "t", "--text", "apple pear", "--json").stdout)
+    assert len(texts["mu"][0]) == 4
+    decoded = run(env, "vae", "decode", "-c", "t", "--z", json.dumps(body["mu"]), "--json")
+    assert decoded.exit_code == 0, decoded.output
+    vectors = json.loads(decoded.stdout)["vectors"]
+    assert len(vectors) == 2 and abs(sum(v * v for v in vectors[0]) - 1.0) < 1e-4
+    back = run(env, "vae", "sample", "-c", "t", "--anchor", "A0", "--temperature", "0", "-n", "1", "--json")
+    assert json.loads(back.stdout)["samples"][0]["neighbors"][0]["id"] == "A0"
+
+
+def test_arithmetic_is_grounded(env: dict[str, str], trained: dict) -> None:
+    r = run(env, "vae", "arithmetic", "-c", "t", "--plus", "A0", "--minus", "A1", "--plus", "C1", "--json")
+    assert r.exit_code == 0, r.output
+    point = json.loads(r.stdout)
+    assert point["neighbors"] and "novelty" in point
+    towards = run(env, "vae", "arithmetic", "-c", "t", "--plus", "A0", "--plus-filter", '{"topic": "C"}', "--json")
+    assert towards.exit_code == 0, towards.output
+    table = run(env, "vae", "arithmetic", "-c", "t", "--plus-text", "piano violin")
+    assert table.exit_code == 0 and "novelty" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("vae", "encode", "-c", "t"), 2, "--text"),
+        (("vae", "encode", "-c", "t", "--id", "nope"), 1, "nope"),
+        (("vae", "decode", "-c", "t", "--z", "[[1, 2]]"), 2, ""),
+        (("vae", "decode", "-c", "t", "--z", "[["), 2, "JSON"),
+        (("vae", "arithmetic", "-c", "t"), 2, "term"),
+        (("vae", "list", "-c", "missing"), 1, "missing"),
+    ],
+)
+def test_new_vae_commands_refuse_bad_input(
+    env: dict[str, str], trained: dict, args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = run(env, *args)
+    assert result.exit_code == code, result.output
+    assert message in result.stderr

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from latent_client import LatentClient
 
 from latent.config import Settings, get_settings
-from service.client import LatentClient
 from service.main import create_app
 
 TOPICS = ("biology", "physics", "chemistry", "medicine")

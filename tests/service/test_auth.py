@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from latent_client import LatentClient, LatentHTTPError
 
 from latent.auth import ApiKeys
-from service.client import LatentClient, LatentHTTPError
 from service.main import create_app
 
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from helpers.topics import PER_TOPIC, topic, topic_docs
+from latent_client import LatentClient
 from sklearn.metrics import adjusted_rand_score
-
-from service.client import LatentClient
 
 Expect = Callable[[Any, int, str], dict[str, Any]]
 BASE = "/v1/collections/topics"

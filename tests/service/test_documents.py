@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from latent_client import LatentClient
 
 from latent.config import Settings
-from service.client import LatentClient
 from service.main import create_app
 
 BASE = "/v1/collections/papers/documents"

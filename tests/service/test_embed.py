@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 from fastapi.testclient import TestClient
-
-from service.client import LatentClient
+from latent_client import LatentClient
 
 
 def test_embed(client: TestClient) -> None:

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from latent_client import LatentClient, LatentHTTPError
 
 from latent.config import Settings, get_settings
 from latent.errors import Conflict
-from service.client import LatentClient, LatentHTTPError
 from service.main import create_app
 
 SEARCH = "/v1/collections/papers/search"

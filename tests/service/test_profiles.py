@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from helpers.topics import PER_TOPIC, topic, topic_docs
+from latent_client import LatentClient
 
 from latent.config import Settings
-from service.client import LatentClient
 from service.main import create_app
 
 PROFILE = "/v1/collections/rec/profiles/ada"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from helpers.topics import PER_TOPIC, TOPICS, topic, topic_docs
+from latent_client import LatentClient
 
 from latent.config import get_settings
-from service.client import LatentClient
 from service.main import create_app
 
 STRATEGIES = ("average_vector", "best_score", "sum_scores")

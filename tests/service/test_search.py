@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from latent_client import LatentClient
 
-from service.client import LatentClient
 from service.main import create_app
 
 SEARCH = "/v1/collections/papers/search"

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from service.client import LatentClient
+from latent_client import LatentClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
